@@ -1,0 +1,50 @@
+"""allornone: the library behind the companion book to *All or None*
+(Marconato, Lachapelle, Weichwald, Gresele; AISTATS 2025).
+
+Importing the package has no side effects: no files are read, no devices
+touched, no plotting style set. Heavy modules (torch training, the real LM)
+are imported only when used.
+"""
+
+from .equivalence import (
+    ELMap,
+    lift,
+    lift_unembeddings,
+    max_prob_difference,
+    nudge_off_class,
+    perturb_embeddings,
+    perturb_unembeddings,
+    projection_maps,
+    random_equivalent,
+    random_invertible,
+    recover_el_map,
+    reduce,
+    reparametrize,
+    same_distribution,
+    shift,
+)
+from .model import NextTokenPredictor, log_softmax, softmax
+from .subspaces import (
+    EffectiveForm,
+    effective_complexity,
+    effective_form,
+    effective_subspace,
+    embedding_difference_span,
+    embedding_span,
+    has_embedding_diversity,
+    has_unembedding_diversity,
+    is_diverse,
+    unembedding_difference_span,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NextTokenPredictor", "softmax", "log_softmax",
+    "effective_complexity", "effective_form", "EffectiveForm", "effective_subspace",
+    "embedding_span", "embedding_difference_span", "unembedding_difference_span",
+    "has_embedding_diversity", "has_unembedding_diversity", "is_diverse",
+    "shift", "reparametrize", "perturb_embeddings", "perturb_unembeddings", "lift",
+    "lift_unembeddings", "reduce", "random_invertible", "random_equivalent", "nudge_off_class",
+    "same_distribution", "max_prob_difference", "ELMap", "recover_el_map", "projection_maps",
+]

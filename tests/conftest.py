@@ -1,0 +1,31 @@
+"""Shared fixtures: run a notebook through the real runner at small parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from allornone.results import load_results
+from allornone.run import run_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def runs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def run_nb(runs_dir):
+    """``run_nb("05_identifiability_theorem", n_models=20)`` executes the
+    notebook with papermill via ``allornone.run`` and returns its
+    ``results.json`` dict (``{"notebook": ..., "results": {...}}``)."""
+
+    def _run(name: str, **params) -> dict:
+        run_dir = run_notebook(name, params, runs_dir=runs_dir, force=True, log=lambda *_: None)
+        return load_results(run_dir)
+
+    return _run
