@@ -8,6 +8,7 @@ are imported only when used.
 
 from .equivalence import (
     ELMap,
+    el_map_from_forms,
     lift,
     lift_unembeddings,
     max_prob_difference,
@@ -46,5 +47,5 @@ __all__ = [
     "has_embedding_diversity", "has_unembedding_diversity", "is_diverse",
     "shift", "reparametrize", "perturb_embeddings", "perturb_unembeddings", "lift",
     "lift_unembeddings", "reduce", "random_invertible", "random_equivalent", "nudge_off_class",
-    "same_distribution", "max_prob_difference", "ELMap", "recover_el_map", "projection_maps",
+    "same_distribution", "max_prob_difference", "ELMap", "recover_el_map", "el_map_from_forms", "projection_maps",
 ]

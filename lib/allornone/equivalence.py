@@ -16,6 +16,7 @@ import numpy as np
 from ._validate import as_int, as_matrix, as_positive_float, as_rng, as_vector
 from .model import NextTokenPredictor
 from .subspaces import (
+    EffectiveForm,
     effective_complexity,
     effective_form,
     embedding_span,
@@ -37,6 +38,7 @@ __all__ = [
     "same_distribution",
     "ELMap",
     "recover_el_map",
+    "el_map_from_forms",
     "projection_maps",
 ]
 
@@ -245,6 +247,22 @@ class ELMap:
         return max(self.residual_phi, self.residual_gamma)
 
 
+def el_map_from_forms(fa: EffectiveForm, fb: EffectiveForm) -> ELMap:
+    """Like :func:`recover_el_map`, from precomputed effective forms (for many pairs)."""
+    if fa.k != fb.k:
+        raise ValueError(f"a and b have different effective complexities ({fa.k} vs {fb.k}); they are not ~EL")
+    if fa.phi.shape[0] != fb.phi.shape[0] or fa.gamma.shape[0] != fb.gamma.shape[0]:
+        raise ValueError("a and b must be defined on the same contexts and tokens")
+    Tt, *_ = np.linalg.lstsq(fb.phi, fa.phi, rcond=None)   # φ_a ≈ φ_b Tᵀ
+    T = Tt.T
+    res_phi = float(np.abs(fa.phi - fb.phi @ T.T).max()) if fa.k else 0.0
+    cond = np.linalg.cond(T) if fa.k else 1.0
+    if not np.isfinite(cond) or cond > 1e12:
+        return ELMap(T=T, residual_phi=res_phi, residual_gamma=float("inf"))
+    res_gamma = float(np.abs(fa.gamma - fb.gamma @ np.linalg.inv(T)).max()) if fa.k else 0.0
+    return ELMap(T=T, residual_phi=res_phi, residual_gamma=res_gamma)
+
+
 def recover_el_map(a: NextTokenPredictor, b: NextTokenPredictor, pivot: int = 0) -> ELMap:
     """Recover ``T`` with ``φ_a = T φ_b`` by least squares and report residuals.
 
@@ -253,17 +271,7 @@ def recover_el_map(a: NextTokenPredictor, b: NextTokenPredictor, pivot: int = 0)
     exists and the models cannot be equivalent).
     """
     a, b = _check_pair(a, b)
-    fa, fb = effective_form(a, pivot), effective_form(b, pivot)
-    if fa.k != fb.k:
-        raise ValueError(f"a and b have different effective complexities ({fa.k} vs {fb.k}); they are not ~EL")
-    Tt, *_ = np.linalg.lstsq(fb.phi, fa.phi, rcond=None)   # φ_a ≈ φ_b Tᵀ
-    T = Tt.T
-    res_phi = float(np.abs(fa.phi - fb.phi @ T.T).max())
-    cond = np.linalg.cond(T)
-    if not np.isfinite(cond) or cond > 1e12:
-        return ELMap(T=T, residual_phi=res_phi, residual_gamma=float("inf"))
-    res_gamma = float(np.abs(fa.gamma - fb.gamma @ np.linalg.inv(T)).max())
-    return ELMap(T=T, residual_phi=res_phi, residual_gamma=res_gamma)
+    return el_map_from_forms(effective_form(a, pivot), effective_form(b, pivot))
 
 
 def projection_maps(a: NextTokenPredictor, b: NextTokenPredictor, pivot: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -17,13 +17,14 @@ __all__ = ["random_model", "worked_example_pair"]
 
 
 def random_model(n_contexts: int, n_tokens: int, dim: int, rng, *, dim_N: int | None = None,
-                 dim_M: int | None = None, dim_N_in_M_perp: int = 0, pivot: int = 0,
+                 dim_M: int | None = None, dim_N_in_M_perp: int | None = None, pivot: int = 0,
                  scale: float = 1.0) -> NextTokenPredictor:
     """A random model with ``dim N = dim_N``, ``dim M = dim_M`` and
     ``dim(N ∩ M^⊥) = dim_N_in_M_perp``, so that its effective complexity is
     ``k = dim_N − dim_N_in_M_perp`` (:prf:ref:`lem-effective-complexity` (a)).
 
-    Defaults give a diverse model (``N = M = ℝ^d``). Raises ``ValueError`` for
+    Defaults give a diverse model (``N = M = ℝ^d``); ``dim_N_in_M_perp=None``
+    puts ``N`` in generic position (``dim(N ∩ M^⊥) = max(0, dim_N − dim_M)``). Raises ``ValueError`` for
     impossible combinations, naming the constraint.
     """
     n_contexts = as_int("n_contexts", n_contexts, min=1)
@@ -32,6 +33,8 @@ def random_model(n_contexts: int, n_tokens: int, dim: int, rng, *, dim_N: int | 
     rng = as_rng("rng", rng)
     dim_N = dim if dim_N is None else as_int("dim_N", dim_N, min=0, max=dim)
     dim_M = dim if dim_M is None else as_int("dim_M", dim_M, min=0, max=dim)
+    if dim_N_in_M_perp is None:  # generic position: N ∩ M^⊥ as small as the dimensions allow
+        dim_N_in_M_perp = max(0, dim_N - dim_M)
     j = as_int("dim_N_in_M_perp", dim_N_in_M_perp, min=0, max=dim_N)
     if dim_N > n_contexts:
         raise ValueError(f"dim_N={dim_N} needs at least as many contexts; n_contexts={n_contexts}")
