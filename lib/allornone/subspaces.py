@@ -214,3 +214,57 @@ def is_diverse(model: NextTokenPredictor, rtol: float | None = None) -> bool:
         has_unembedding_diversity(model, rtol)
         and embedding_difference_span(model, 0, rtol).shape[1] == model.dim
     )
+
+
+# --- intersections of subspaces (used by lem-effective-complexity) -------------
+
+def _orthonormal_columns(name: str, B) -> np.ndarray:
+    B = np.asarray(B, dtype=np.float64)
+    if B.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array whose columns span a subspace; got shape {B.shape}")
+    if not np.all(np.isfinite(B)):
+        raise ValueError(f"{name} must be finite")
+    if B.shape[1] == 0:
+        return B
+    return orth(B)
+
+
+def intersection(B1, B2, atol: float = 1e-8) -> np.ndarray:
+    """Orthonormal basis (columns) of ``span(B1) ∩ span(B2)`` in ``ℝ^d``.
+
+    ``B1`` and ``B2`` are ``(d, r1)`` and ``(d, r2)`` matrices whose columns
+    span the two subspaces (they need not be orthonormal; a ``(d, 0)`` matrix
+    is the zero subspace). With orthonormal bases ``Q1``, ``Q2``, a vector
+    ``Q1 a = Q2 b`` of the intersection is a null vector ``(a, b)`` of
+    ``[Q1, −Q2]``; the singular values of that matrix are
+    ``√(1 ∓ cos θᵢ)`` for the principal angles ``θᵢ``, so a direction counts as
+    shared when its singular value is below ``atol`` (an angle of about
+    ``√2·atol`` radians).
+
+    Used for ``N ∩ M^⊥`` and ``M ∩ N^⊥`` in :prf:ref:`lem-effective-complexity`.
+    """
+    Q1 = _orthonormal_columns("B1", B1)
+    Q2 = _orthonormal_columns("B2", B2)
+    if Q1.shape[0] != Q2.shape[0]:
+        raise ValueError(f"B1 and B2 must live in the same space; got {Q1.shape[0]} and {Q2.shape[0]} rows")
+    atol = as_positive_float("atol", atol)
+    d = Q1.shape[0]
+    if Q1.shape[1] == 0 or Q2.shape[1] == 0:
+        return np.zeros((d, 0))
+    stacked = np.hstack([Q1, -Q2])
+    _, s, Vt = np.linalg.svd(stacked, full_matrices=True)
+    s_full = np.concatenate([s, np.zeros(stacked.shape[1] - s.size)])
+    null = Vt[s_full <= atol].T                  # (r1 + r2, m) null vectors (a; b)
+    if null.shape[1] == 0:
+        return np.zeros((d, 0))
+    # Q1 a and Q2 b agree up to atol; average them and re-orthonormalise
+    vecs = 0.5 * (Q1 @ null[: Q1.shape[1]] + Q2 @ null[Q1.shape[1]:])
+    return orth(vecs)
+
+
+def intersection_dim(B1, B2, atol: float = 1e-8) -> int:
+    """``dim(span(B1) ∩ span(B2))``; see :func:`intersection`."""
+    return intersection(B1, B2, atol).shape[1]
+
+
+__all__ += ["intersection", "intersection_dim"]
