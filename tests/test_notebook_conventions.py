@@ -40,6 +40,10 @@ def test_notebook_conventions(path):
     # one parameters cell of literals, ending with out_dir = None
     spec = read_spec(path)
     assert list(spec.defaults)[-1] == "out_dir" and spec.defaults["out_dir"] is None
+    # papermill itself must parse every line of the parameters cell (comments with '=' confuse it)
+    import papermill
+
+    assert set(papermill.inspect_notebook(str(path))) == set(spec.defaults)
     # a validation cell that accepts the defaults and checks every parameter
     assert spec.validate_source, "needs a cell tagged validate-parameters"
     for name in spec.defaults:
