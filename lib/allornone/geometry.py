@@ -1,0 +1,199 @@
+"""Linear geometry of word-pair offsets on plain numpy tables (float64).
+
+For a relation given as token pairs ``(a_i, b_i)`` the offsets are the unembedding
+differences ``δ_i = g(b_i) − g(a_i)`` (:prf:ref:`def-parallel-offsets`). This module measures
+
+* how parallel the offsets of one relation are (mean pairwise cosine), against two baselines:
+  **shuffled** pairs ``g(b_π(i)) − g(a_i)`` (the same words, wrong partners) and **random**
+  pairs of tokens;
+* the distribution-level counterpart, the **log-ratios** ``r_i(x) = log p(b_i|x) − log p(a_i|x)
+  = f(x)ᵀ δ_i`` over a set of contexts, and how consistent they are across pairs;
+* cosines under the **whitened** ("causal") inner product of Park et al.,
+  ``⟨u, v⟩ = uᵀ Cov(g)⁻¹ v``, which is unchanged by ``f ↦ A f, g ↦ A⁻ᵀ g``;
+* the cross-relation matrix of average cosines (the heatmap of Jiang et al.).
+
+Everything works on arrays (``F`` with one row ``f(x)`` per context, ``G`` with one row
+``g(y)`` per token), so it is tested on tiny synthetic models and applied to SmolLM2 unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import as_int, as_matrix, as_rng
+
+__all__ = [
+    "pair_differences",
+    "cosine_matrix",
+    "mean_pairwise_cosine",
+    "mean_cross_cosine",
+    "cross_relation_matrix",
+    "derangement",
+    "shuffled_differences",
+    "random_pair_differences",
+    "log_ratios",
+    "log_ratio_consistency",
+    "whitener",
+    "whiten",
+]
+
+
+def _pairs(name: str, pairs, n_tokens: int) -> np.ndarray:
+    arr = np.asarray(pairs)
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a non-empty integer array of (a, b) token-id pairs, shape (n, 2); got {arr.shape}")
+    if arr.min() < 0 or arr.max() >= n_tokens:
+        raise ValueError(f"{name} must hold token ids in [0, {n_tokens}); got ids from {arr.min()} to {arr.max()}")
+    return arr.astype(np.int64)
+
+
+def pair_differences(G, pairs) -> np.ndarray:
+    """Offsets ``δ_i = g(b_i) − g(a_i)``, one row per pair, shape ``(n_pairs, d)``.
+
+    Implements the vectors of :prf:ref:`def-parallel-offsets`.
+    """
+    G = as_matrix("G", G)
+    p = _pairs("pairs", pairs, G.shape[0])
+    return G[p[:, 1]] - G[p[:, 0]]
+
+
+def cosine_matrix(U, V=None) -> np.ndarray:
+    """All cosines between the rows of ``U`` and the rows of ``V`` (default ``V = U``).
+
+    Raises ``ValueError`` if a row is zero (its direction is undefined).
+    """
+    U = as_matrix("U", U)
+    V = U if V is None else as_matrix("V", V, ncols=U.shape[1])
+    nu, nv = np.linalg.norm(U, axis=1), np.linalg.norm(V, axis=1)
+    if np.any(nu == 0) or np.any(nv == 0):
+        raise ValueError("U and V must have no zero rows: a zero offset has no direction")
+    return (U / nu[:, None]) @ (V / nv[:, None]).T
+
+
+def mean_pairwise_cosine(D) -> float:
+    """Mean cosine over the distinct pairs ``i < j`` of rows of ``D`` (needs at least 2 rows).
+
+    The within-relation parallelism score: 1 when all offsets are parallel with the same
+    orientation (:prf:ref:`def-parallel-offsets`), about 0 for unrelated directions.
+    """
+    D = as_matrix("D", D)
+    if D.shape[0] < 2:
+        raise ValueError(f"D must have at least 2 rows to compare; got {D.shape[0]}")
+    C = cosine_matrix(D)
+    iu = np.triu_indices(D.shape[0], k=1)
+    return float(C[iu].mean())
+
+
+def mean_cross_cosine(D1, D2) -> float:
+    """Mean cosine over all pairs (row of ``D1``, row of ``D2``): one entry of the heatmap."""
+    return float(cosine_matrix(D1, D2).mean())
+
+
+def cross_relation_matrix(groups) -> np.ndarray:
+    """``m × m`` matrix of average cosines between the offset sets of ``m`` relations.
+
+    The diagonal is the within-relation mean over distinct pairs (:func:`mean_pairwise_cosine`),
+    the off-diagonal entries the mean over all cross pairs (:func:`mean_cross_cosine`). This is
+    the cross-concept heatmap of :cite:t:`jiang2024origins` (their Figure 3).
+    """
+    groups = [as_matrix(f"groups[{i}]", g) for i, g in enumerate(groups)]
+    if not groups:
+        raise ValueError("groups must hold at least one offset matrix")
+    m = len(groups)
+    H = np.empty((m, m))
+    for i in range(m):
+        for j in range(m):
+            H[i, j] = mean_pairwise_cosine(groups[i]) if i == j else mean_cross_cosine(groups[i], groups[j])
+    return H
+
+
+def derangement(n: int, rng) -> np.ndarray:
+    """A uniformly random permutation of ``range(n)`` with no fixed point (``n ≥ 2``)."""
+    n = as_int("n", n, min=2)
+    rng = as_rng("rng", rng)
+    while True:
+        p = rng.permutation(n)
+        if not np.any(p == np.arange(n)):
+            return p
+
+
+def shuffled_differences(G, pairs, rng) -> np.ndarray:
+    """Shuffled-pair baseline ``g(b_π(i)) − g(a_i)`` with ``π`` a random derangement.
+
+    Same words as the relation, wrong partners: what is left of the parallelism is the part
+    shared by all targets (e.g. a common suffix direction), not the pairing.
+    """
+    G = as_matrix("G", G)
+    p = _pairs("pairs", pairs, G.shape[0])
+    if p.shape[0] < 2:
+        raise ValueError("pairs must hold at least 2 pairs to shuffle")
+    pi = derangement(p.shape[0], rng)
+    return G[p[pi, 1]] - G[p[:, 0]]
+
+
+def random_pair_differences(G, pool, n_pairs: int, rng) -> np.ndarray:
+    """Random-pair baseline: ``g(b) − g(a)`` for ``n_pairs`` random pairs of distinct ids from ``pool``."""
+    G = as_matrix("G", G)
+    pool = np.unique(np.asarray(pool))
+    if pool.ndim != 1 or pool.size < 2 or not np.issubdtype(pool.dtype, np.integer):
+        raise ValueError("pool must hold at least 2 distinct integer token ids")
+    if pool.min() < 0 or pool.max() >= G.shape[0]:
+        raise ValueError(f"pool must hold token ids in [0, {G.shape[0]})")
+    n_pairs = as_int("n_pairs", n_pairs, min=2)
+    rng = as_rng("rng", rng)
+    idx = np.array([rng.choice(pool, size=2, replace=False) for _ in range(n_pairs)])
+    return G[idx[:, 1]] - G[idx[:, 0]]
+
+
+def log_ratios(F, D) -> np.ndarray:
+    """Log-ratios ``r_i(x) = f(x)ᵀ δ_i = log p(b_i|x) − log p(a_i|x)``, shape ``(n_contexts, n_pairs)``.
+
+    They are functions of the distribution only, the distribution-level counterpart of the
+    offsets (:prf:ref:`def-parallel-offsets`).
+    """
+    F = as_matrix("F", F)
+    D = as_matrix("D", D, ncols=F.shape[1])
+    return F @ D.T
+
+
+def log_ratio_consistency(R, centred: bool = True) -> float:
+    """Mean over pairs ``i < j`` of the cosine between columns ``r_i`` and ``r_j`` of ``R``.
+
+    ``R`` holds one row per context and one column per pair. With ``centred=True`` the
+    columns are centred first, so this is the mean Pearson correlation across contexts;
+    with ``centred=False`` it is the mean uncentred cosine, which is ±1 exactly when
+    ``r_i = λ r_j`` in every context (the "same log-ratios" counterpart of parallelism).
+    Both are functions of the next-token distribution only.
+    """
+    R = as_matrix("R", R)
+    if R.shape[1] < 2 or R.shape[0] < 2:
+        raise ValueError(f"R must have at least 2 contexts (rows) and 2 pairs (columns); got shape {R.shape}")
+    if not isinstance(centred, bool):
+        raise ValueError(f"centred must be True or False; got {centred!r}")
+    X = R - R.mean(axis=0) if centred else R
+    return mean_pairwise_cosine(X.T)
+
+
+def whitener(G) -> np.ndarray:
+    """``W = Cov(g)^{-1/2}`` (symmetric), with ``Cov`` the covariance of the rows of ``G``.
+
+    Then ``⟨u, v⟩_W = (W u)ᵀ (W v) = uᵀ Cov(g)⁻¹ v`` is the causal inner product of
+    :cite:t:`park2024linear`. If ``g ↦ A⁻ᵀ g`` then ``Cov ↦ A⁻ᵀ Cov A⁻¹`` and offsets
+    ``δ ↦ A⁻ᵀ δ``, so whitened inner products do not change: ``W' A⁻ᵀ = O W`` with ``O``
+    orthogonal. Raises ``ValueError`` if the covariance is singular.
+    """
+    G = as_matrix("G", G)
+    if G.shape[0] <= G.shape[1]:
+        raise ValueError(f"G must have more rows (tokens) than columns (d) to estimate Cov(g); got shape {G.shape}")
+    C = np.cov(G, rowvar=False)
+    w, V = np.linalg.eigh(C)
+    if w[0] <= 1e-12 * w[-1]:
+        raise ValueError("G must have a non-singular covariance; the rows do not span R^d after centring")
+    return (V / np.sqrt(w)) @ V.T
+
+
+def whiten(D, W) -> np.ndarray:
+    """Rows ``W δ`` of the offsets ``D`` under the whitener ``W`` of :func:`whitener`."""
+    W = as_matrix("W", W)
+    D = as_matrix("D", D, ncols=W.shape[0])
+    return D @ W.T
