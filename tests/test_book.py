@@ -1,0 +1,232 @@
+"""The whole book builds with -W, and the built site has what a reader needs.
+
+``built_site`` builds the book ONCE per test session, exactly like ``make book``
+(``jupyter-book build . -W -n --keep-going`` into ``_build``; the jupyter-cache in
+``_build/.jupyter_cache`` makes a rebuild with unchanged notebooks cheap). The browser
+tests in ``tests/test_site.py`` reuse the same build.
+
+Development-only overrides (never set in CI): ``COMPANION_BOOK_ROOT`` builds another
+source tree (output goes to ``<root>/_build``), ``COMPANION_BOOK_TOC`` another toc file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from companion_status import site_size  # noqa: E402
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    root: Path  # the book's source root
+    html: Path  # <root>/_build/html
+    toc: Path
+    seconds: float
+    log: str
+
+    def toc_docs(self) -> list[str]:
+        """Every document of the toc, in reading order (root first)."""
+        toc = yaml.safe_load(self.toc.read_text())
+        docs = [toc["root"]]
+        for part in toc.get("parts", [{"chapters": toc.get("chapters", [])}]):
+            for ch in part.get("chapters", []):
+                docs.append(ch["file"])
+                docs.extend(s["file"] for s in ch.get("sections", []))
+        return [re.sub(r"\.(md|ipynb)$", "", d) for d in docs]
+
+    def notebook_docs(self) -> list[str]:
+        return [d for d in self.toc_docs() if (self.root / f"{d}.ipynb").exists()]
+
+    def page(self, doc: str) -> Path:
+        return self.html / f"{doc}.html"
+
+    def soup(self, doc: str) -> BeautifulSoup:
+        return BeautifulSoup(self.page(doc).read_text(encoding="utf-8"), "html.parser")
+
+
+@cache
+def build_site() -> BuiltSite:
+    """Build the book once per process (module-level cache, shared by test_site.py)."""
+    root = Path(os.environ.get("COMPANION_BOOK_ROOT", ROOT)).resolve()
+    toc_override = os.environ.get("COMPANION_BOOK_TOC")
+    toc = Path(toc_override).resolve() if toc_override else root / "_toc.yml"
+    cmd = [str(JUPYTER_BOOK), "build", str(root), "-W", "-n", "--keep-going"]
+    if toc_override:
+        cmd += ["--toc", str(toc)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+        reports = root / "_build" / "html" / "reports"
+        raise AssertionError(
+            f"jupyter-book build -W failed (exit {proc.returncode}); notebook tracebacks in {reports}\n"
+            + "\n".join(warnings[-40:] or log.splitlines()[-40:])
+        )
+    return BuiltSite(root=root, html=root / "_build" / "html", toc=toc, seconds=seconds, log=log)
+
+
+@pytest.fixture(scope="session")
+def built_site() -> BuiltSite:
+    return build_site()
+
+
+# --- tests that need no build ---------------------------------------------------------
+
+
+def _real_toc_notebooks() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [
+        ch["file"]
+        for part in toc["parts"]
+        for ch in part["chapters"]
+        if ch["file"].startswith("notebooks/")
+    ]
+
+
+def test_intro_maps_every_chapter_to_a_claim():
+    """The intro's table has one row per notebook chapter, each with a non-empty claim."""
+    intro = (ROOT / "book" / "intro.md").read_text()
+    rows = {}
+    for line in intro.splitlines():
+        m = re.match(r"\|\s*[^|]*\|\s*\{doc\}`\.\./(notebooks/[^`]+)`\s*\|(.*)\|\s*$", line)
+        if m:
+            rows[m.group(1)] = m.group(2).strip()
+    missing = [nb for nb in _real_toc_notebooks() if nb not in rows]
+    assert not missing, f"book/intro.md 'What each chapter supports' lacks rows for {missing}"
+    assert all(len(claim) > 10 for claim in rows.values()), rows
+
+
+def test_config_polish():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert cfg["launch_buttons"] == {"notebook_interface": "jupyterlab", "binderhub_url": "https://mybinder.org"}
+    assert cfg["html"]["use_download_button"] and cfg["html"]["use_repository_button"]
+    assert cfg["bibtex_bibfiles"] == ["book/references.bib"]
+    assert cfg["sphinx"]["config"]["mathjax_path"].startswith("mathjax/"), "math must be served locally"
+    assert "companion_status" in cfg["sphinx"]["local_extensions"]
+
+
+# --- the build ------------------------------------------------------------------------
+
+
+def test_book_builds_with_warnings_as_errors(built_site):
+    """`make book`'s command exits 0 (any warning or failing notebook fails the build)."""
+    assert (built_site.html / "index.html").exists()
+    for doc in built_site.toc_docs():
+        assert built_site.page(doc).exists(), f"{doc} was not built"
+
+
+def _status_values(site: BuiltSite) -> dict[str, str]:
+    table = site.soup("book/status").select_one("table.companion-build-stats")
+    assert table is not None, "status page lacks the build-stats table"
+    return {
+        tr.find_all("td")[0].get_text(strip=True): tr.find_all("td")[1].get_text(strip=True)
+        for tr in table.select("tbody tr")
+    }
+
+
+def test_status_page_measures_this_build(built_site):
+    text = built_site.page("book/status").read_text(encoding="utf-8")
+    assert "COMPANION-PLACEHOLDER" not in text
+    values = _status_values(built_site)
+    seconds = float(values["Sphinx build wall time, including notebook execution (s)"])
+    assert 0 < seconds <= built_site.seconds + 1, (seconds, built_site.seconds)
+    size_bytes, n_files = site_size(built_site.html)
+    # measured at build-finished; nothing is written into _build/html afterwards
+    assert float(values["size of the built site (MB)"]) == pytest.approx(size_bytes / 1e6, abs=0.051)
+    assert int(values["files in the built site"]) == n_files
+    # the build started during this test session
+    built_at = time.strptime(values["built at (UTC)"] + " UTC", "%Y-%m-%d %H:%M:%S %Z")
+    assert abs(time.mktime(built_at) - time.mktime(time.gmtime())) < built_site.seconds + 3600
+
+
+def test_status_page_lists_notebooks_and_versions(built_site):
+    soup = built_site.soup("book/status")
+    text = soup.get_text(" ", strip=True)
+    for doc in built_site.notebook_docs():
+        row = next((tr for tr in soup.select("tr") if tr.find("td") and tr.find("td").get_text(strip=True) == doc), None)
+        assert row is not None, f"execution table lacks {doc}"
+        cells = [td.get_text(strip=True) for td in row.find_all("td")]
+        assert "✅" in cells, f"{doc} did not execute cleanly: {cells}"
+        assert float(cells[3]) >= 0
+    versions = {
+        tr.find_all("td")[0].get_text(strip=True): tr.find_all("td")[1].get_text(strip=True)
+        for tr in soup.select("table.companion-versions tbody tr")
+    }
+    for name in ("numpy", "torch", "jupyter-book", "myst-nb"):
+        assert versions[name] == metadata.version(name)
+    assert versions["torch"].startswith("2.13.0")
+    bench = built_site.root / "benchmarks" / "results.json"
+    if bench.exists():
+        assert soup.select_one("table.companion-benchmarks") is not None
+    else:
+        assert "No benchmark results" in text
+
+
+def test_boxes_are_numbered_and_references_resolve(built_site):
+    boxes = 0
+    for doc in built_site.toc_docs():
+        soup = built_site.soup(doc)
+        for box in soup.select("div.proof"):
+            boxes += 1
+            assert box.select_one(".caption-number"), f"unnumbered box {box.get('id')} in {doc}"
+            assert box.get("id"), f"box without label in {doc}"
+        assert not soup.select(".xref.prf.missing, span.xref.std-ref"), f"unresolved reference in {doc}"
+    assert boxes > 0
+
+
+def test_figures_are_captioned_and_referenced(built_site):
+    refs: set[str] = set()
+    for doc in built_site.toc_docs():
+        for a in built_site.soup(doc).select("a[href*='#']"):
+            refs.add(a["href"].split("#", 1)[1])
+    for doc in built_site.notebook_docs():
+        soup = built_site.soup(doc)
+        for img in soup.select("div.cell_output img"):
+            fig = img.find_parent("figure")
+            assert fig is not None, f"{doc}: a figure without caption (set mystnb.figure.caption/name)"
+            assert fig.select_one("figcaption .caption-number"), f"{doc}: figure {fig.get('id')} is not numbered"
+            assert fig.get("id") in refs, f"{doc}: figure {fig.get('id')} is never referenced ({{numref}})"
+
+
+def test_notebook_pages_have_buttons_and_hidden_setup(built_site):
+    for doc in built_site.notebook_docs():
+        soup = built_site.soup(doc)
+        name = doc.split("/")[-1]
+        downloads = [a["href"] for a in soup.select("a.btn-download-source-button")]
+        assert any(h.endswith(f"{name}.ipynb") for h in downloads), f"{doc}: no .ipynb download"
+        launch = [a["href"] for a in soup.select("a[href^='https://mybinder.org']")]
+        assert any(f"urlpath=lab/tree/notebooks/{name}.ipynb" in h for h in launch), f"{doc}: no Binder button"
+        hidden = soup.select("div.cell.tag_hide-cell")
+        assert hidden, f"{doc}: no hidden setup cell"
+        for cell in hidden:
+            details = cell.find("details")
+            assert details is not None and not details.has_attr("open"), f"{doc}: hide-cell not collapsed"
+
+
+def test_bibliography_is_built_from_references_bib(built_site):
+    soup = built_site.soup("book/bibliography")
+    entries = soup.select("div.citation, dl.citation > dt")
+    bib_keys = re.findall(r"@\w+\{([^,\s]+),", (built_site.root / "book" / "references.bib").read_text())
+    assert entries and bib_keys
+    assert len(entries) <= len(bib_keys)
+    intro_cites = soup.get_text()
+    assert "Marconato" in intro_cites
