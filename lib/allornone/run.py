@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -37,6 +38,10 @@ __all__ = [
     "read_spec",
     "resolve_parameters",
     "parameter_hash",
+    "run_dir_for",
+    "is_complete",
+    "clean_stale",
+    "RunFailed",
     "run_notebook",
     "main",
 ]
@@ -46,6 +51,18 @@ RESERVED = ("out_dir",)
 
 class ParameterError(ValueError):
     """A parameter name, type or value a notebook does not accept."""
+
+
+class RunFailed(RuntimeError):
+    """A notebook raised while executing; ``failed_dir`` holds ``error.txt`` and the partial notebook."""
+
+    def __init__(self, message: str, failed_dir: Path):
+        super().__init__(message)
+        self.failed_dir = Path(failed_dir)
+
+    @property
+    def error_file(self) -> Path:
+        return self.failed_dir / "error.txt"
 
 
 @dataclass(frozen=True)
@@ -188,7 +205,56 @@ def run_dir_for(spec: NotebookSpec, params: dict, runs_dir=None) -> Path:
 
 
 def is_complete(run_dir: Path) -> bool:
-    return (run_dir / "results.json").exists() and (run_dir / "notebook.ipynb").exists()
+    """A run directory is complete when it holds the executed notebook, its
+    parameters and its results (it only ever appears by an atomic rename)."""
+    run_dir = Path(run_dir)
+    return all((run_dir / f).exists() for f in ("results.json", "notebook.ipynb", "params.json"))
+
+
+_HOST = socket.gethostname().replace("-", "_")
+
+
+def _tmp_name(final: Path) -> str:
+    return f".tmp-{final.name}-{_HOST}-{os.getpid()}-{time.time_ns()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(notebook_runs_dir) -> list:
+    """Remove ``.tmp-*`` / ``.old-*`` directories left in ``runs/<notebook>/``
+    by runs that were killed on this host (their process no longer exists).
+    Directories of live processes or of other hosts are left alone; they are
+    never mistaken for complete runs anyway. Returns the removed paths."""
+    removed = []
+    d = Path(notebook_runs_dir)
+    if not d.is_dir():
+        return removed
+    for p in d.iterdir():
+        if not p.name.startswith((".tmp-", ".old-")) or not p.is_dir():
+            continue
+        parts = p.name.split("-")
+        # .tmp-<hash>-<host>-<pid>-<ns>; .old-<hash>-<pid> (older .tmp names had no host)
+        try:
+            if p.name.startswith(".old-"):
+                host, pid = _HOST, int(parts[-1])
+            elif len(parts) >= 6:
+                host, pid = parts[-3], int(parts[-2])
+            else:
+                host, pid = _HOST, int(parts[-2])
+        except ValueError:
+            continue
+        if host == _HOST and pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, force: bool = False,
@@ -196,7 +262,10 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
     """Execute one notebook with papermill; return its run directory.
 
     Raises :class:`ParameterError` before any compute for bad parameters and
-    ``RuntimeError`` (with the path of the saved traceback) if the notebook fails.
+    :class:`RunFailed` (a ``RuntimeError`` whose ``failed_dir`` holds the saved
+    traceback ``error.txt``) if the notebook fails. On ``KeyboardInterrupt`` the
+    partial run is moved to ``<hash>.failed`` too and the interrupt re-raised,
+    so an interrupted run is never taken for a complete one.
     """
     spec = read_spec(find_notebook(notebook))
     params = resolve_parameters(spec, dict(overrides or {}))
@@ -205,7 +274,8 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
         log(f"{spec.name}: already complete in {final} (use --force to rerun)")
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}-{time.time_ns()}"
+    clean_stale(final.parent)
+    tmp = final.parent / _tmp_name(final)
     tmp.mkdir()
     import papermill as pm  # imported here: it is slow to import
 
@@ -222,11 +292,16 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
         failed = final.parent / f"{final.name}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         (tmp / "error.txt").write_text("".join(traceback.format_exception(exc)))
+        (tmp / "params.json").write_text(
+            json.dumps({"notebook": spec.name, "parameters": params}, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, failed)
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise RuntimeError(f"{spec.name} failed; traceback and partial notebook in {failed}") from exc
+        raise RunFailed(f"{spec.name} failed; traceback in {failed / 'error.txt'}", failed) from exc
     (tmp / "params.json").write_text(json.dumps({"notebook": spec.name, "parameters": params}, indent=2, sort_keys=True) + "\n")
+    failed = final.parent / f"{final.name}.failed"
+    if failed.exists():  # an earlier attempt failed; this one succeeded
+        shutil.rmtree(failed, ignore_errors=True)
     if final.exists():  # --force: swap the old run out first
         old = final.parent / f".old-{final.name}-{os.getpid()}"
         os.replace(final, old)
