@@ -38,6 +38,8 @@ from .subspaces import (
     unembedding_difference_span,
 )
 
+from .audit import audit
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -48,4 +50,5 @@ __all__ = [
     "shift", "reparametrize", "perturb_embeddings", "perturb_unembeddings", "lift",
     "lift_unembeddings", "reduce", "random_invertible", "random_equivalent", "nudge_off_class",
     "same_distribution", "max_prob_difference", "ELMap", "recover_el_map", "el_map_from_forms", "projection_maps",
+    "audit",
 ]
