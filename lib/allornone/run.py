@@ -245,7 +245,7 @@ def clean_stale(notebook_runs_dir) -> list:
         try:
             if p.name.startswith(".old-"):
                 host, pid = _HOST, int(parts[-1])
-            elif len(parts) >= 6:
+            elif len(parts) >= 5:
                 host, pid = parts[-3], int(parts[-2])
             else:
                 host, pid = _HOST, int(parts[-2])
