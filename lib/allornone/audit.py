@@ -183,10 +183,7 @@ def _audit_strong(model, q, tol, rng) -> AuditReport:
 def _audit_projected(model, q, tol) -> AuditReport:
     check = P.check_relational_projected(model, q, tol)
     W, r, res = P.relational_log_odds_map(model, q)
-    if check.holds:
-        cond = P.condition_relational_projected(model, q, check.witness[0], tol)
-    else:
-        cond = P.Condition("SC-RL: A_qᵀ Γ_q ⊆ M + N_S^⊥", res <= P._tol(tol), res)
+    cond = P.condition_relational_projected(model, q, None, tol)
     obj = {"W": W, "r": r} if res <= P._tol(tol) else {}
     if check.holds and cond.holds:
         expl = ("All-or-none: the projected form holds with SC-RL, i.e. the answer log-odds after q are affine in "

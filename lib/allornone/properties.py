@@ -579,31 +579,47 @@ def check_relational_projected(model: NextTokenPredictor, query: RelationalQuery
     """Is ``P_{Γ_q} f(s ⊕ q) = P_{Γ_q}(A_q f(s) + a_q)`` for all ``s ∈ S``?
 
     Equivalently the answer log-odds ``L_qᵀ f(s ⊕ q)`` are affine in ``f(s)``.
-    Witness ``(A_q, a_q)`` with ``A_q = (L_qᵀ)⁺ C``. Implements
-    :prf:ref:`def-relational-linearity-projected`.
+    Witness ``(A_q, a_q)``: when the answer log-odds are also affine in the
+    log-odds of ``s`` (SC-RL can hold), the witness built from that map, which
+    satisfies SC-RL; otherwise ``A_q = (L_qᵀ)⁺ C`` from the direct fit.
+    Implements :prf:ref:`def-relational-linearity-projected`.
     """
     model = _check_model("model", model)
     q = _query(model, query)
+    tol = _tol(tol)
     L = answer_basis(model, q)
     Y = model.F[list(q.queried)] @ L
     C, c, r = _affine_fit(model.F[list(q.base)], Y)
+    W, rr, res = relational_log_odds_map(model, q)
+    if res <= tol:
+        return Check(r <= tol, r, transfer_relational_projected(model, q, W, rr))
     Lp = np.linalg.pinv(L.T)
-    return Check(r <= _tol(tol), r, (Lp @ C, Lp @ c))
+    return Check(r <= tol, r, (Lp @ C, Lp @ c))
 
 
-def condition_relational_projected(model: NextTokenPredictor, query: RelationalQuery, A, tol: float | None = None) -> Condition:
-    """SC-RL: ``A_qᵀ Γ_q ⊆ M + N_S^⊥`` (:prf:ref:`thm-relational-linearity` (b))."""
+def condition_relational_projected(model: NextTokenPredictor, query: RelationalQuery, A=None,
+                                   tol: float | None = None) -> Condition:
+    """SC-RL: ``A_qᵀ Γ_q ⊆ M + N_S^⊥`` (:prf:ref:`thm-relational-linearity` (b)).
+
+    With ``A=None`` the question is whether *some* relation matrix satisfies
+    it, i.e. whether the answer log-odds are affine in the log-odds of ``s``
+    (:func:`relational_log_odds_map`); otherwise the given ``A`` is tested.
+    """
     model = _check_model("model", model)
     q = _query(model, query)
+    tol = _tol(tol)
+    name = "SC-RL: A_qᵀ Γ_q ⊆ M + N_S^⊥"
+    if A is None:
+        res = relational_log_odds_map(model, q)[2]
+        return Condition(name, res <= tol, res)
     A = np.asarray(A, dtype=np.float64)
     if A.shape != (model.dim, model.dim):
         raise ValueError(f"A must have shape ({model.dim}, {model.dim}); got {A.shape}")
-    tol = _tol(tol)
     L = answer_basis(model, q)
     Mb = unembedding_difference_span(model)
     NSp = complement(embedding_span(model, contexts=list(q.base)), model.dim)
     r = max(_sum_member(u, Mb, NSp) for u in (A.T @ L).T)
-    return Condition("SC-RL: A_qᵀ Γ_q ⊆ M + N_S^⊥", r <= tol, r)
+    return Condition(name, r <= tol, r)
 
 
 def relational_log_odds_map(model: NextTokenPredictor, query: RelationalQuery, pivot: int = 0):
