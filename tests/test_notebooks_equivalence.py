@@ -30,3 +30,20 @@ def test_effective_complexity(run_nb):
     # rank k-1 is not enough: a gap at sigma_k, and the truncated model has another distribution
     assert r["sigma_k"] > 1e-3 and r["sigma_k1_rel"] < 1e-10
     assert 0 < r["trunc_rel_fro"] < 1 and r["trunc_max_dp"] > 1e-4
+
+
+def test_extended_linear_equivalence(run_nb):
+    r = run_nb("04_extended_linear_equivalence", n_contexts=14, n_tokens=11, eps=0.5, outside_scale=5.0, seed=7)["results"]
+    moves = ["M1", "M2", "M3", "M4", "M5a", "M5b", "M6"]
+    assert max(r[f"dp_{m}"] for m in moves) <= 1e-9 < 1e-3 < r["dp_nudge"]
+    assert [r[f"dim_{m}"] for m in moves] == [6, 6, 6, 6, 8, 8, 4] and r["dim_nudge"] == 6
+    # worked example: dimensions 6 and 9, k = 4, T recovered, projection form exact, ranks k
+    assert (r["we_dim_a"], r["we_dim_b"], r["we_k"]) == (6, 9, 4)
+    assert max(r["we_res_phi"], r["we_res_gamma"], r["we_res_R"], r["we_res_Q"], r["we_res_ETE"]) < 1e-9
+    assert r["we_rank_RF"] == r["we_rank_QG"] == 4 < r["we_rank_R"]
+    # outside the subspace: moved freely, same p and same T
+    assert r["far_max_dp"] < 1e-12 and r["far_T_change"] < 1e-9 and r["out_norm_far"] > 2 * r["out_norm_b"]
+    # hand example and the equivalence-relation laws
+    assert r["hand_k"] == 1 and abs(r["hand_abs_T"] - 1) < 1e-9 and r["hand_max_dp"] < 1e-12
+    assert (r["rel_dim_a"], r["rel_dim_b"], r["rel_dim_c"]) == (5, 7, 9)
+    assert max(r["rel_reflexive"], r["rel_symmetric"], r["rel_transitive"]) < 1e-8
