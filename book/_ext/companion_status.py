@@ -16,6 +16,8 @@ Everything it shows is measured by the build that produces the page:
 
 Pages that use these directives are re-read on every build (``env-get-outdated``),
 so their numbers can never be left over from an earlier build.
+
+The extension also removes duplicated ``<script>`` tags from every page (see ``_dedupe_scripts``).
 """
 
 from __future__ import annotations
@@ -220,7 +222,28 @@ def _build_finished(app, exception) -> None:
         page.write_text(html, encoding="utf-8")
 
 
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated <script> entries from a page.
+
+    With Jupyter Book 1, sphinx-thebe and sphinx-togglebutton register their inline
+    configuration scripts twice, so every page throws ``SyntaxError: Identifier
+    'THEBE_JS_URL' has already been declared``. The browser tests check for page errors.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        attrs = getattr(js, "attributes", {}) or {}
+        key = (getattr(js, "filename", str(js)) or "", tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    context["script_files"] = unique
+
+
 def setup(app):
+    app.connect("html-page-context", _dedupe_scripts)
     app.add_directive("companion-versions", VersionsDirective)
     app.add_directive("companion-build-stats", BuildStatsDirective)
     app.add_directive("companion-benchmarks", BenchmarksDirective)
