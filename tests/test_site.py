@@ -162,10 +162,16 @@ class Browser:
         return list(self.events)
 
     def screenshot(self, path: Path) -> None:
+        """The whole page (up to 6000 px tall) at 1280 px wide."""
         metrics = self.call("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        clip = {"x": 0, "y": 0, "width": 1280, "height": min(size["height"], 8000), "scale": 1}
-        shot = self.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)
+        height = int(min(max(size["height"], 800), 6000))
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1, mobile=False)
+        try:
+            self.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            shot = self.call("Page.captureScreenshot", format="png")
+        finally:
+            self.call("Emulation.clearDeviceMetricsOverride")
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
