@@ -12,6 +12,7 @@ Screenshots of the key pages go to ``test-artifacts/screenshots/``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import re
@@ -75,15 +76,24 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def server(built_site):
-    handler = functools.partial(_QuietHandler, directory=str(built_site.html))
+@contextlib.contextmanager
+def serve(directory: Path):
+    """Serve ``directory`` on 127.0.0.1 (ephemeral port) in a thread; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    with serve(built_site.html) as url:
+        yield url
 
 
 # --- a minimal Chrome DevTools Protocol client -----------------------------------------
@@ -239,46 +249,59 @@ def _site_pages(html: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def visits(built_site, server, tmp_path_factory):
+def browser(tmp_path_factory):
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()
+
+
+def visit(browser: Browser, url: str) -> dict:
+    """Load one page; return what it shows (INSPECT_JS) and what it requested."""
+    events = browser.goto(url)
+    info = browser.evaluate(INSPECT_JS)
+    sent = [e["params"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    urls = {p["requestId"]: p["request"]["url"] for p in sent}
+    info["requests"] = [p["request"]["url"] for p in sent]
+    info["failed"] = [
+        (urls.get(e["params"]["requestId"], "?"), e["params"].get("errorText"))
+        for e in events
+        if e["method"] == "Network.loadingFailed" and not e["params"].get("canceled")
+    ]
+    info["http_errors"] = [
+        (e["params"]["response"]["url"], e["params"]["response"]["status"])
+        for e in events
+        if e["method"] == "Network.responseReceived" and e["params"]["response"]["status"] >= 400
+        and not e["params"]["response"]["url"].endswith("/favicon.ico")
+    ]
+    info["js_errors"] = [
+        e["params"]["exceptionDetails"].get("exception", {}).get("description")
+        or e["params"]["exceptionDetails"].get("text")
+        for e in events
+        if e["method"] == "Runtime.exceptionThrown"
+    ]
+    return info
+
+
+def outside_requests(info: dict) -> list[str]:
+    return [
+        url for url in info["requests"]
+        if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname != "127.0.0.1"
+    ]
+
+
+@pytest.fixture(scope="module")
+def visits(built_site, server, browser):
     """Load every page once; keep what each page showed and requested."""
-    workdir = tmp_path_factory.mktemp("chromium")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    pages = _site_pages(built_site.html)
-    browser = Browser(workdir)
     out = {}
-    try:
-        for page in pages:
-            try:
-                events = browser.goto(f"{server}/{page}")
-                info = browser.evaluate(INSPECT_JS)
-            except Exception as err:
-                raise RuntimeError(f"loading {page} failed") from err
-            info["requests"] = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
-            urls = {e["params"]["requestId"]: e["params"]["request"]["url"]
-                    for e in events if e["method"] == "Network.requestWillBeSent"}
-            info["failed"] = [
-                (urls.get(e["params"]["requestId"], "?"), e["params"].get("errorText"))
-                for e in events
-                if e["method"] == "Network.loadingFailed" and not e["params"].get("canceled")
-            ]
-            info["http_errors"] = [
-                (e["params"]["response"]["url"], e["params"]["response"]["status"])
-                for e in events
-                if e["method"] == "Network.responseReceived" and e["params"]["response"]["status"] >= 400
-                and not e["params"]["response"]["url"].endswith("/favicon.ico")
-            ]
-            info["js_errors"] = [
-                e["params"]["exceptionDetails"].get("exception", {}).get("description")
-                or e["params"]["exceptionDetails"].get("text")
-                for e in events
-                if e["method"] == "Runtime.exceptionThrown"
-            ]
-            for name, key_page in KEY_PAGES.items():
-                if page == key_page:
-                    browser.screenshot(SCREENSHOTS / f"{name}.png")
-            out[page] = info
-    finally:
-        browser.close()
+    for page in _site_pages(built_site.html):
+        try:
+            out[page] = visit(browser, f"{server}/{page}")
+        except Exception as err:
+            raise RuntimeError(f"loading {page} failed") from err
+        for name, key_page in KEY_PAGES.items():
+            if page == key_page:
+                browser.screenshot(SCREENSHOTS / f"{name}.png")
     return out
 
 
@@ -287,6 +310,27 @@ def _report(problems: dict) -> str:
 
 
 # --- the checks -----------------------------------------------------------------------
+
+
+BAD_PAGE = """<!doctype html><html><head><title>bad</title></head><body><main>
+<p>Raw math: \\(x^2\\) and $$y$$.</p>
+<div class="cell_output"><div class="output stderr"><pre>Traceback (most recent call last)</pre></div></div>
+<img src="missing.png"> <img src="https://example.invalid/logo.png">
+<a href="nowhere.html">a dead link</a>
+</main></body></html>"""
+
+
+def test_the_checks_can_fail(browser, tmp_path):
+    """The browser harness itself: a page with each fault is caught by each check."""
+    (tmp_path / "bad.html").write_text(BAD_PAGE)
+    with serve(tmp_path) as url:
+        info = visit(browser, f"{url}/bad.html")
+    assert info["rawTex"], "raw TeX not detected"
+    assert info["errorOutputs"], "error output not detected"
+    assert sum(not i["ok"] for i in info["images"]) == 2, info["images"]
+    assert "https://example.invalid/logo.png" in outside_requests(info), info["requests"]
+    assert any(status == 404 for _, status in info["http_errors"]), info["http_errors"]
+    assert any(h.endswith("/nowhere.html") for h in info["links"])
 
 
 def test_every_page_of_the_book_is_visited(built_site, visits):
@@ -360,10 +404,7 @@ def test_internal_links_resolve(built_site, visits, server):
 def test_no_request_leaves_the_machine(visits):
     problems = {}
     for page, info in visits.items():
-        outside = [
-            url for url in info["requests"]
-            if urlsplit(url).scheme not in LOCAL_SCHEMES and urlsplit(url).hostname != "127.0.0.1"
-        ]
+        outside = outside_requests(info)
         local_failures = info["failed"] + info["http_errors"]
         if outside or local_failures:
             problems[page] = outside + local_failures
