@@ -1,7 +1,7 @@
 """Linear geometry of word-pair offsets on plain numpy tables (float64).
 
 For a relation given as token pairs ``(a_i, b_i)`` the offsets are the unembedding
-differences ``δ_i = g(b_i) − g(a_i)`` (:prf:ref:`def-parallel-offsets`). This module measures
+differences ``δ_i = g(b_i) − g(a_i)`` (:prf:ref:`def-parallel-unembedding`). This module measures
 
 * how parallel the offsets of one relation are (mean pairwise cosine), against two baselines:
   **shuffled** pairs ``g(b_π(i)) − g(a_i)`` (the same words, wrong partners) and **random**
@@ -35,6 +35,7 @@ __all__ = [
     "log_ratio_consistency",
     "whitener",
     "whiten",
+    "gram_singular_values",
 ]
 
 
@@ -50,7 +51,7 @@ def _pairs(name: str, pairs, n_tokens: int) -> np.ndarray:
 def pair_differences(G, pairs) -> np.ndarray:
     """Offsets ``δ_i = g(b_i) − g(a_i)``, one row per pair, shape ``(n_pairs, d)``.
 
-    Implements the vectors of :prf:ref:`def-parallel-offsets`.
+    Implements the vectors of :prf:ref:`def-parallel-unembedding`.
     """
     G = as_matrix("G", G)
     p = _pairs("pairs", pairs, G.shape[0])
@@ -74,7 +75,7 @@ def mean_pairwise_cosine(D) -> float:
     """Mean cosine over the distinct pairs ``i < j`` of rows of ``D`` (needs at least 2 rows).
 
     The within-relation parallelism score: 1 when all offsets are parallel with the same
-    orientation (:prf:ref:`def-parallel-offsets`), about 0 for unrelated directions.
+    orientation (:prf:ref:`def-parallel-unembedding`), about 0 for unrelated directions.
     """
     D = as_matrix("D", D)
     if D.shape[0] < 2:
@@ -149,7 +150,7 @@ def log_ratios(F, D) -> np.ndarray:
     """Log-ratios ``r_i(x) = f(x)ᵀ δ_i = log p(b_i|x) − log p(a_i|x)``, shape ``(n_contexts, n_pairs)``.
 
     They are functions of the distribution only, the distribution-level counterpart of the
-    offsets (:prf:ref:`def-parallel-offsets`).
+    offsets (:prf:ref:`prop-parallel-log-ratios`).
     """
     F = as_matrix("F", F)
     D = as_matrix("D", D, ncols=F.shape[1])
@@ -197,3 +198,17 @@ def whiten(D, W) -> np.ndarray:
     W = as_matrix("W", W)
     D = as_matrix("D", D, ncols=W.shape[0])
     return D @ W.T
+
+
+def gram_singular_values(X) -> np.ndarray:
+    """Singular values of a tall ``X`` (``n ≥ d``) from the eigenvalues of ``Xᵀ X``, largest first.
+
+    For the 49152 × 576 unembedding matrix this is several times cheaper than an SVD. Squaring
+    loses precision: values below about ``1e-7 × (largest)`` are not resolved, so use it for
+    ranks only with a relative tolerance well above that (``rtol=1e-6`` on the pages).
+    """
+    X = as_matrix("X", X)
+    if X.shape[0] < X.shape[1]:
+        raise ValueError(f"X must have at least as many rows as columns; got shape {X.shape}")
+    ev = np.linalg.eigvalsh(X.T @ X)[::-1]
+    return np.sqrt(np.clip(ev, 0.0, None))

