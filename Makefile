@@ -15,6 +15,7 @@ JB_FLAGS := -W -n --keep-going
 .PHONY: book test test-slow test-all setup mathjax lock clean bench
 
 setup: $(STAMP) $(MATHJAX)
+	tools/install_browser.sh
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
