@@ -59,8 +59,8 @@ TEMPLATES = [
 
 def contexts() -> list[str]:
     out = []
-    for t in TEMPLATES:
-        for s in SUBJECTS:
+    for s in SUBJECTS:          # subject-major: the first n contexts cover as many templates as possible
+        for t in TEMPLATES:
             out.append(t.format(s=s, S=s[0].upper() + s[1:]))
     assert len(set(out)) == len(out), "contexts must be distinct"
     return out
