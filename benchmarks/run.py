@@ -90,8 +90,8 @@ def bench_papermill(tmp: Path, repeat: int) -> dict:
 
     cases = {
         "trivial_notebook": (FIXTURE, {}),
-        "01_next_token_predictors_trivial_params": ("01_next_token_predictors",
-                                                    {"n_contexts": 2, "n_tokens": 2, "dim": 1}),
+        "01_next_token_predictors_small_params": ("01_next_token_predictors",
+                                                  {"n_contexts": 7, "n_tokens": 5, "dim": 2}),
     }
     res = {}
     for name, (nb, params) in cases.items():
@@ -142,6 +142,15 @@ def bench_trainer() -> dict:
     return res
 
 
+def _guarded(name, fn, *args) -> dict:
+    """Run one benchmark; a failure is recorded, not fatal for the others."""
+    print(f"{name} ...", flush=True)
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - reported in results.json
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="skip the clean and cached full-book builds")
@@ -156,14 +165,10 @@ def main(argv=None) -> int:
         if args.quick:
             results["book"] = {"skipped": "--quick"}
         else:
-            print("book builds (clean, then cached) ...", flush=True)
-            results["book"] = bench_book(tmp)
-        print("papermill overhead ...", flush=True)
-        results["papermill_overhead"] = bench_papermill(tmp, args.repeat)
-        print("sweep throughput (1 and 2 workers) ...", flush=True)
-        results["sweep"] = bench_sweep(tmp, args.sweep_runs)
-        print("trainer ...", flush=True)
-        results["trainer"] = bench_trainer()
+            results["book"] = _guarded("book builds (clean, then cached)", bench_book, tmp)
+        results["papermill_overhead"] = _guarded("papermill overhead", bench_papermill, tmp, args.repeat)
+        results["sweep"] = _guarded("sweep throughput (1 and 2 workers)", bench_sweep, tmp, args.sweep_runs)
+        results["trainer"] = _guarded("trainer", bench_trainer)
     results["machine"]["load_average_at_end"] = _load()
 
     from allornone.results import write_json_atomic
