@@ -118,6 +118,14 @@ def test_bad_yaml_grid_and_options_exit_2(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+def test_dry_run_lists_the_runs_and_runs_nothing(tmp_path, capsys):
+    assert main([str(FIXTURE), "--grid", "x=1,2", "label=a,b", "--dry-run", "--runs-dir", str(tmp_path / "r")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all("to run" in ln for ln in lines)
+    assert "x=2.0, seed=0, seconds=0.0, fail=False, label='b'" in lines[3]
+    assert not (tmp_path / "r").exists()
+
+
 # --------------------------------------------------------------------------- running
 
 
