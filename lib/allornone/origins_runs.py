@@ -73,25 +73,27 @@ METRICS = ("unembedding", "embedding", "between")
 #: Default parameters of each stored setting (every one can be overridden on the command line).
 SETTINGS = {
     "table1": dict(keys=[3, 4, 5, 6, 7], runs=[100, 100, 50, 20, 10], method="exact", optimizer="sgd", lr=0.01,
-                   lr_per_context=True, steps=10000, stop_excess=5e-3, log_every=250, dtype="float32", masks=0,
+                   lr_per_context=True, init_scale=0.1, steps=10000, stop_excess=5e-3, log_every=250, dtype="float32", masks=0,
                    support_frac=0.0),
-    "table2": dict(keys=[3, 4, 5, 6, 7], runs=[50, 50, 20, 10, 10], method="exact", optimizer="adam", lr=0.01,
+    "table2": dict(keys=[3, 4, 5, 6, 7], runs=[20, 20, 10, 5, 5], method="exact", optimizer="adam", lr=0.01,
                    steps=10000, stop_excess=5e-3, log_every=250, dtype="float32", masks=0, support_frac=0.0),
-    "table3": dict(keys=[50, 100], runs=[10, 10], m=10, method="exact", optimizer="adam", lr=0.05,
-                   steps=3000, stop_excess=2e-3, log_every=500, dtype="float32", masks=0, support_frac=0.0),
-    "table4": dict(keys=[10, 12], runs=[5, 3], method="exact", optimizer="adam", lr=0.05, steps=3000,
-                   stop_excess=2e-3, log_every=500, dtype="float32", masks=50, support_frac=0.25),
-    "fig5": dict(keys=[7], runs=[10], method="exact", optimizer="sgd", lr=20.0, steps=8000, stop_excess=0.0,
-                 log_every=200, dtype="float32", masks=0, support_frac=0.0),
-    "fig6": dict(keys=[7, 6, 5, 4, 3], runs=[10, 10, 10, 10, 10], m=7, method="exact", optimizer="sgd", lr=20.0,
-                 steps=20000, stop_excess=1e-3, log_every=500, dtype="float32", masks=0, support_frac=0.0),
+    "table3": dict(keys=[50, 100], runs=[2, 2], m=10, method="exact", optimizer="adam", lr=0.05,
+                   steps=500, stop_excess=2e-3, log_every=100, dtype="float32", masks=0, support_frac=0.0),
+    "table4": dict(keys=[10], runs=[2], method="exact", optimizer="adam", lr=0.05, steps=500,
+                   stop_excess=2e-3, log_every=100, dtype="float32", masks=50, support_frac=0.25),
+    "fig5": dict(keys=[7], runs=[10], method="exact", optimizer="sgd", lr=0.01, lr_per_context=True, steps=4000,
+                 stop_excess=0.0, log_every=100, dtype="float32", masks=0, support_frac=0.0),
+    "fig6": dict(keys=[7, 6, 5, 4, 3], runs=[3, 3, 3, 3, 3], m=7, method="exact", optimizer="sgd", lr=0.01,
+                 lr_per_context=True, steps=3000, stop_excess=0.0, log_every=500, dtype="float32", masks=0,
+                 support_frac=0.0),
 }
 
 
 def run_one(m: int, seed: int, *, dim: int | None = None, masks: int = 0, support_frac: float = 0.0,
             method: str = "exact", optimizer: str = "sgd", lr: float = 20.0, steps: int = 20000,
             stop_excess: float | None = 1e-3, log_every: int = 500, dtype: str = "float32",
-            lr_per_context: bool = False, keep_history: bool = False, progress: bool = False) -> dict:
+            lr_per_context: bool = False, init_scale: float | None = None, keep_history: bool = False,
+            progress: bool = False) -> dict:
     """One run: a fresh random DAG and conditionals (numpy seed ``seed``), a fresh initialisation
     (torch seed ``seed``), training, and the metrics of the trained tables.
 
@@ -107,7 +109,8 @@ def run_one(m: int, seed: int, *, dim: int | None = None, masks: int = 0, suppor
     patterns = random_patterns(m, masks, rng) if masks else None
     dist = context_distribution(lm, patterns=patterns)
     r = train(dist, dim or m, steps=steps, method=method, optimizer=optimizer, lr=lr, seed=seed,
-              log_every=log_every, stop_excess=stop_excess or None, dtype=dtype, progress=progress)
+              log_every=log_every, stop_excess=stop_excess or None, dtype=dtype, progress=progress,
+              init_scale=init_scale)
     cos = r.cosines()
     out = {"seed": seed, "m": m, "dim": dim or m, "n_edges": lm.n_edges, "n_contexts": len(dist.contexts),
            "n_tokens": len(dist.tokens), "steps_run": r.steps_run, "seconds": r.seconds,
@@ -176,6 +179,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr-per-context", type=int, choices=[0, 1], dest="lr_per_context",
                    help="1: learning rate lr * 3^m")
     p.add_argument("--steps", type=int)
+    p.add_argument("--init-scale", type=float, dest="init_scale", help="std of the initial entries (default dim^-1/2)")
     p.add_argument("--stop-excess", type=float, dest="stop_excess")
     p.add_argument("--log-every", type=int, dest="log_every")
     p.add_argument("--dtype", choices=["float32", "float64"])
