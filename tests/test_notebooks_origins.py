@@ -1,0 +1,65 @@
+"""Part IV (the Origins pages) executed through papermill at small parameters, and the stored full runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from allornone.origins_runs import PAPER
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "origins"
+METRICS = ("unembedding", "embedding", "between")
+
+
+def test_stored_table1_within_003_of_paper():
+    t1 = json.loads((DATA / "table1.json").read_text())
+    assert [r["key"] for r in t1["rows"]] == [3, 4, 5, 6, 7]
+    assert [r["n_runs"] for r in t1["rows"]] == [100, 100, 50, 20, 10]
+    assert t1["command"].startswith("python -m allornone.origins_runs table1")
+    for row in t1["rows"]:
+        assert len(row["runs"]) == row["n_runs"]
+        for k in METRICS:
+            ours = sum(r[k] for r in row["runs"]) / row["n_runs"]
+            assert ours == pytest.approx(row[k]["mean"], abs=1e-9)          # summary matches the runs
+            assert abs(ours - PAPER["table1"][row["key"]][k][0]) <= 0.03, (row["key"], k, ours)
+
+
+@pytest.mark.parametrize("name", ["table2", "table3", "table4", "fig5", "fig6"])
+def test_stored_runs_record_their_provenance(name):
+    d = json.loads((DATA / f"{name}.json").read_text())
+    assert d["command"].startswith(f"python -m allornone.origins_runs {name}")
+    for key in ("params", "library_version", "torch_version", "seconds", "rows"):
+        assert key in d
+    assert all(len(r["runs"]) == r["n_runs"] >= 1 for r in d["rows"])
+
+
+def test_latent_concept_model(run_nb):
+    r = run_nb("14_latent_concept_model", m=3, n_samples=20000, seed=2)["results"]
+    assert r["max_z"] < 6 and r["zero_frac"] == pytest.approx(1 - (2 / 3) ** 3)
+    assert 0 < r["cond_entropy"] < r["prior_entropy"]
+
+
+def test_origins_tables(run_nb):
+    r = run_nb("15_origins_tables", m_max=3, n_runs=2, max_steps=2000, sgd_steps=1000)["results"]
+    assert r["t1_max_dev"] <= 0.03 and r["t1_total_runs"] == 280
+    assert r["fresh_min_mean"] > 0.9
+
+
+def test_origins_incomplete(run_nb):
+    r = run_nb("16_origins_incomplete", m=4, masks=[5], n_runs=2, max_steps=600)["results"]
+    assert r["fresh_rows"] == 2 and r["t3_unembedding"] > r["t3_embedding"]
+
+
+def test_origins_figures(run_nb):
+    r = run_nb("17_origins_figures", fig2_steps=1500, m_fresh=3, n_runs=2, fresh_steps=1000)["results"]
+    assert r["f2_c_cross"] > 0.9 and r["f2_b_same"] - r["f2_b_cross"] > 0.3
+    assert r["f7_off"] < 0.2 and r["f5_unemb_end"] > 0.9
+
+
+def test_trained_models_all_or_none(run_nb):
+    r = run_nb("18_trained_models_all_or_none", m=3, dims=[3, 5], n_seeds=2, steps=1500, short_steps=[10, 300])["results"]
+    assert r["n_models"] == 4 and r["n_no_map"] == 4
+    assert r["move_dp"] < 1e-9 and r["exp_kl_true"] < 0.02
+    assert r["klt_long"] < r["klt_short"]
