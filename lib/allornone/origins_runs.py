@@ -110,7 +110,7 @@ def run_one(m: int, seed: int, *, dim: int | None = None, masks: int = 0, suppor
     dist = context_distribution(lm, patterns=patterns)
     r = train(dist, dim or m, steps=steps, method=method, optimizer=optimizer, lr=lr, seed=seed,
               log_every=log_every, stop_excess=stop_excess or None, dtype=dtype, progress=progress,
-              init_scale=init_scale)
+              init_scale=init_scale or None)
     cos = r.cosines()
     out = {"seed": seed, "m": m, "dim": dim or m, "n_edges": lm.n_edges, "n_contexts": len(dist.contexts),
            "n_tokens": len(dist.tokens), "steps_run": r.steps_run, "seconds": r.seconds,
@@ -144,7 +144,7 @@ def run_setting(name: str, *, keys, runs, seed0: int = 0, m: int | None = None, 
         per = []
         for r in tqdm(range(n), desc=f"{name} {key}", disable=not progress):
             if name == "table3":
-                per.append(run_one(m, seed0 + r, masks=key, **kw))
+                per.append(run_one(m, seed0 + r, **{**kw, "masks": key}))
             elif name == "fig6":
                 per.append(run_one(m, seed0 + r, dim=key, **kw))
             else:
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr-per-context", type=int, choices=[0, 1], dest="lr_per_context",
                    help="1: learning rate lr * 3^m")
     p.add_argument("--steps", type=int)
-    p.add_argument("--init-scale", type=float, dest="init_scale", help="std of the initial entries (default dim^-1/2)")
+    p.add_argument("--init-scale", type=float, dest="init_scale", help="std of the initial entries (0: dim^-1/2)")
     p.add_argument("--stop-excess", type=float, dest="stop_excess")
     p.add_argument("--log-every", type=int, dest="log_every")
     p.add_argument("--dtype", choices=["float32", "float64"])
