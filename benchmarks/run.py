@@ -104,18 +104,30 @@ def bench_papermill(tmp: Path, repeat: int) -> dict:
     return res
 
 
+def _children_cpu() -> float:
+    """User+system CPU seconds of every reaped descendant (workers, and the kernels they reaped)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def bench_sweep(tmp: Path, n_runs: int) -> dict:
     from allornone.sweep import run_sweep
 
     res = {"notebook": "01_next_token_predictors", "n_runs": n_runs, "grid": f"seed=range({n_runs})"}
     for workers in (1, 2):
         load = _load()
+        cpu0 = _children_cpu()
         secs, (spec, runs, completed) = _timed(lambda: run_sweep(
             "01_next_token_predictors", {"seed": [str(s) for s in range(n_runs)]},
             runs_dir=tmp / f"sweep{workers}", workers=workers, progress=False, log=lambda *_: None))
         ok = completed and all(r.status == "done" for r in runs)
+        cpu = _children_cpu() - cpu0
+        # CPU seconds of the workers and their kernels over wall seconds: the cores the sweep actually got
         res[f"workers_{workers}"] = {"seconds": round(secs, 2), "runs_per_second": round(n_runs / secs, 3),
-                                     "all_done": ok, "load_average_before": load}
+                                     "all_done": ok, "load_average_before": load,
+                                     "cpu_seconds": round(cpu, 2), "cores_used": round(cpu / secs, 2)}
     res["speedup_2_vs_1"] = round(res["workers_1"]["seconds"] / res["workers_2"]["seconds"], 3)
     res["target_speedup"] = SPEEDUP_TARGET
     res["meets_target"] = res["speedup_2_vs_1"] >= SPEEDUP_TARGET
