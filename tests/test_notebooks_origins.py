@@ -48,7 +48,7 @@ def test_origins_tables(run_nb):
 
 
 def test_origins_incomplete(run_nb):
-    r = run_nb("16_origins_incomplete", m=4, masks=[5], n_runs=2, max_steps=600)["results"]
+    r = run_nb("16_origins_incomplete", m=5, masks=[12], n_runs=2, max_steps=600)["results"]
     assert r["fresh_rows"] == 2 and r["t3_unembedding"] > r["t3_embedding"]
 
 

@@ -137,7 +137,11 @@ def run_setting(name: str, *, keys, runs, seed0: int = 0, m: int | None = None, 
                 **kw) -> list[dict]:
     """Run every row of a setting. Row key is ``m`` (tables 1, 2, 4, fig5), the number of
     mask patterns (table3, with ``m``) or the dimension (fig6, with ``m``)."""
-    from tqdm.auto import tqdm
+    if progress:
+        from tqdm.auto import tqdm
+    else:
+        def tqdm(it, **_):
+            return it
 
     rows = []
     for key, n in zip(keys, runs):
