@@ -195,7 +195,7 @@ def test_status_page_lists_notebooks_and_versions(built_site):
         assert "No benchmark results" in text
 
 
-BOX_LABEL = re.compile(r"^(def|thm|lem|prop|cor|ex)-")
+BOX_LABEL = re.compile(r"^(def|thm|lem|prop|cor|ex|rem)-")
 
 
 def test_boxes_are_numbered_and_cross_referenced(built_site):

@@ -21,6 +21,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,10 @@ def gguf_path() -> Path:
 
 def _require(module: str):
     try:
-        return importlib.import_module(module)
+        with warnings.catch_warnings():
+            # transformers imports tqdm.auto, which warns on stderr in a kernel without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            return importlib.import_module(module)
     except ImportError as exc:
         raise RealLMUnavailable(f"the Python package {module!r} is needed to load SmolLM2 ({exc}); {INSTALL_HINT}") from exc
 

@@ -219,13 +219,20 @@ def _tmp_name(final: Path) -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Is ``pid`` a running process? A zombie (killed but not yet reaped, as
+    happens to workers of a SIGKILLed sweep when PID 1 does not reap) is dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no procfs (e.g. macOS): trust kill(pid, 0)
+        return True
+    state = stat.rsplit(")", 1)[-1].split()[0]  # the field after "(comm)"
+    return state not in ("Z", "X")
 
 
 def clean_stale(notebook_runs_dir) -> list:
