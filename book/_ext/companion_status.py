@@ -123,6 +123,18 @@ class BuildStatsDirective(_Tracked):
         return [_table(["quantity", "value"], [[k, v] for k, v in items], ["companion-build-stats"])]
 
 
+def _flatten(data, prefix=""):
+    """Nested dicts as (dotted key, leaf value) pairs, so every number gets its own row."""
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from _flatten(value, name + ".")
+        elif isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+            yield name, ", ".join(_fmt(v) for v in value)
+        else:
+            yield name, value
+
+
 def _benchmark_rows(data) -> tuple[list[str], list[list[str]]]:
     """Turn results.json into a table: a list of records, a dict of records, or a dict of values."""
     if isinstance(data, dict):
@@ -134,7 +146,7 @@ def _benchmark_rows(data) -> tuple[list[str], list[list[str]]]:
         if all(isinstance(v, dict) for v in data.values()):
             data = [{"benchmark": k, **v} for k, v in data.items()]
         else:
-            return ["benchmark", "value"], [[str(k), _fmt(v)] for k, v in data.items()]
+            return ["benchmark", "value"], [[k, _fmt(v)] for k, v in _flatten(data)]
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         header: list[str] = []
         for record in data:
