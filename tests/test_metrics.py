@@ -78,3 +78,26 @@ def test_bad_arguments():
         M.cross_concept_cosines(np.ones((8, 2)), 3, kind="both")
     with pytest.raises(ValueError, match="i must"):
         M.unembedding_pairs(3, 3)
+
+
+def test_concept_log_odds_and_kl_per_context():
+    import numpy as np
+
+    from allornone import latent
+    from allornone.metrics import concept_log_odds, kl_per_context
+
+    m = 3
+    lm = latent.random_latent_model(m, np.random.default_rng(0))
+    P = latent.context_distribution(lm).P
+    logP = np.log(np.where(P > 0, P, 1.0))
+    ref = concept_log_odds(logP, P, m)
+    assert ref.size > 0 and np.all(np.isfinite(ref))
+    # a model equal to the target on the finite log-odds but shifted per context keeps them
+    shifted = logP + np.arange(3**m)[:, None]
+    np.testing.assert_allclose(concept_log_odds(shifted, P, m), ref)
+    # KL of a table with itself is 0; against a uniform table it is positive where p is not uniform
+    assert np.allclose(kl_per_context(logP, logP), 0)
+    uniform = np.full_like(logP, -np.log(2**m))
+    logp_model = np.log(np.full_like(P, 1 / 2**m))
+    assert np.all(kl_per_context(logp_model, uniform) < 1e-12)
+    assert kl_per_context(np.log(np.where(P > 0, P, 1e-300)), uniform).max() > 0.1

@@ -33,6 +33,8 @@ __all__ = [
     "concept_cosines",
     "origins_cosines",
     "cross_concept_cosines",
+    "concept_log_odds",
+    "kl_per_context",
 ]
 
 
@@ -159,3 +161,39 @@ def cross_concept_cosines(table, m: int, *, kind: str = "unembedding", subset=No
         for j in range(m):
             M[i, j] = mean_pairwise_cosine(sets[i]) if i == j else mean_cross_cosine(sets[i], sets[j])
     return M
+
+
+def concept_log_odds(log_probs, P, m: int) -> np.ndarray:
+    """Every finite concept log-odds ``log p(c^(i→1)|d) − log p(c^(i→0)|d)``.
+
+    Taken over concepts ``i``, contexts ``d`` with ``d_i`` unknown, and tokens
+    ``c`` that agree with ``d`` (where the true conditional ``P`` is positive),
+    in a fixed order, so that the vector of a model can be compared entry by
+    entry with that of ``log P``. These are the log-odds the distribution pins
+    down (:prf:ref:`rem-trained-not-equivalent`). Rows of ``log_probs`` and
+    ``P`` are all ``3^m`` contexts, columns all ``2^m`` tokens, numbered as in
+    :mod:`allornone.latent`.
+    """
+    m = as_int("m", m, min=1)
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    P = np.asarray(P, dtype=np.float64)
+    for name, arr in (("log_probs", log_probs), ("P", P)):
+        if arr.shape != (3**m, 2**m):
+            raise ValueError(f"{name} must have shape (3^m, 2^m) = {(3**m, 2**m)}; got {arr.shape}")
+    vals = []
+    for i in range(m):
+        D = np.flatnonzero((np.arange(3**m) // 3**i) % 3 == 0)      # contexts with d_i unknown
+        T0 = np.flatnonzero(((np.arange(2**m) >> i) & 1) == 0)      # tokens with c_i = 0
+        ok = P[np.ix_(D, T0)] > 0
+        vals.append((log_probs[np.ix_(D, T0 + 2**i)] - log_probs[np.ix_(D, T0)])[ok])
+    return np.concatenate(vals)
+
+
+def kl_per_context(log_p, log_q) -> np.ndarray:
+    """``KL(p(·|x) ‖ q(·|x))`` for every context (row) of two log-probability tables."""
+    log_p = np.asarray(log_p, dtype=np.float64)
+    log_q = np.asarray(log_q, dtype=np.float64)
+    if log_p.shape != log_q.shape or log_p.ndim != 2:
+        raise ValueError(f"log_p and log_q must be 2-D arrays of one shape; got {log_p.shape} and {log_q.shape}")
+    p = np.exp(log_p)
+    return (p * np.where(p > 0, log_p - log_q, 0.0)).sum(axis=1)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["setup", "COLORS"]
+__all__ = ["setup", "COLORS", "html_table"]
 
 #: Colour per role, used consistently across pages.
 COLORS = {
@@ -30,3 +30,21 @@ def setup(dpi: int = 110) -> None:
         "font.size": 10,
         "legend.frameon": False,
     })
+
+
+def html_table(markdown: str):
+    """Render a small pipe table (header, separator, rows) as an HTML display
+    object: the book renders Markdown *outputs* as CommonMark, without tables.
+    ``**bold**`` markers are dropped."""
+    from IPython.display import HTML
+
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in markdown.strip().splitlines()]
+    if len(rows) < 2:
+        raise ValueError("markdown must hold a header line and a separator line")
+
+    def cell(tag, c):
+        return f"<{tag}>{c.replace('**', '')}</{tag}>"
+
+    head = "".join(cell("th", h) for h in rows[0])
+    body = "".join("<tr>" + "".join(cell("td", c) for c in r) + "</tr>" for r in rows[2:])
+    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
