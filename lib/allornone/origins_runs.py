@@ -5,6 +5,8 @@
     python -m allornone.origins_runs table1 --out data/origins/table1.json
     python -m allornone.origins_runs table2 --runs 20,20,20,10,10
     python -m allornone.origins_runs table3 --runs 10
+    python -m allornone.origins_runs table4 --keys 12 --runs 3 --out data/origins/table4_m12.json
+    python -m allornone.origins_runs fig6b
 
 writes ``data/origins/<setting>.json`` holding the exact parameters, the
 command line, the library and torch versions, the timing and the per-run
@@ -86,6 +88,8 @@ SETTINGS = {
     "fig6": dict(keys=[7, 6, 5, 4, 3], runs=[3, 3, 3, 3, 3], m=7, method="exact", optimizer="sgd", lr=0.01,
                  lr_per_context=True, steps=3000, stop_excess=0.0, log_every=500, dtype="float32", masks=0,
                  support_frac=0.0),
+    "fig6b": dict(keys=[10, 8, 6, 4], runs=[3, 3, 3, 3], m=10, method="exact", optimizer="adam", lr=0.05,
+                  steps=500, stop_excess=0.0, log_every=100, dtype="float32", masks=50, support_frac=0.0),
 }
 
 
@@ -136,7 +140,7 @@ def summarise(runs: list[dict]) -> dict:
 def run_setting(name: str, *, keys, runs, seed0: int = 0, m: int | None = None, progress: bool = True,
                 **kw) -> list[dict]:
     """Run every row of a setting. Row key is ``m`` (tables 1, 2, 4, fig5), the number of
-    mask patterns (table3, with ``m``) or the dimension (fig6, with ``m``)."""
+    mask patterns (table3, with ``m``) or the dimension (fig6 and fig6b, with ``m``)."""
     if progress:
         from tqdm.auto import tqdm
     else:
@@ -149,7 +153,7 @@ def run_setting(name: str, *, keys, runs, seed0: int = 0, m: int | None = None, 
         for r in tqdm(range(n), desc=f"{name} {key}", disable=not progress):
             if name == "table3":
                 per.append(run_one(m, seed0 + r, **{**kw, "masks": key}))
-            elif name == "fig6":
+            elif name in ("fig6", "fig6b"):
                 per.append(run_one(m, seed0 + r, dim=key, **kw))
             else:
                 per.append(run_one(key, seed0 + r, keep_history=(name == "fig5"), **kw))
