@@ -26,13 +26,32 @@ def test_stored_table1_within_003_of_paper():
             assert abs(ours - PAPER["table1"][row["key"]][k][0]) <= 0.03, (row["key"], k, ours)
 
 
-@pytest.mark.parametrize("name", ["table2", "table3", "table4", "fig5", "fig6"])
+@pytest.mark.parametrize("name", ["table2", "table3", "table4", "table4_m12", "fig5", "fig6", "fig6b"])
 def test_stored_runs_record_their_provenance(name):
     d = json.loads((DATA / f"{name}.json").read_text())
-    assert d["command"].startswith(f"python -m allornone.origins_runs {name}")
+    setting = name.split("_")[0]          # table4_m12.json is the table4 setting at m = 12
+    assert d["command"].startswith(f"python -m allornone.origins_runs {setting}")
+    assert d["setting"] == setting
     for key in ("params", "library_version", "torch_version", "seconds", "rows"):
         assert key in d
     assert all(len(r["runs"]) == r["n_runs"] >= 1 for r in d["rows"])
+
+
+def test_stored_table4_rows_share_one_recipe():
+    t10 = json.loads((DATA / "table4.json").read_text())
+    t12 = json.loads((DATA / "table4_m12.json").read_text())
+    assert [r["key"] for r in t10["rows"]] == [10] and [r["key"] for r in t12["rows"]] == [12]
+    same = lambda d: {k: v for k, v in d["params"].items() if k not in ("keys", "runs")}
+    assert same(t10) == same(t12)
+    assert all(run["m"] == 12 and run["n_tokens"] == 1024 for run in t12["rows"][0]["runs"])
+
+
+def test_stored_fig6b_is_m10_incomplete_with_dims_below_m():
+    d = json.loads((DATA / "fig6b.json").read_text())
+    assert d["params"]["m"] == 10 and d["params"]["masks"] > 0
+    dims = [r["key"] for r in d["rows"]]
+    assert dims[0] == 10 and min(dims) < 10
+    assert all(run["dim"] == r["key"] and run["m"] == 10 for r in d["rows"] for run in r["runs"])
 
 
 def test_latent_concept_model(run_nb):
@@ -50,12 +69,14 @@ def test_origins_tables(run_nb):
 def test_origins_incomplete(run_nb):
     r = run_nb("16_origins_incomplete", m=5, masks=[12], n_runs=2, max_steps=600)["results"]
     assert r["fresh_rows"] == 2 and r["t3_unembedding"] > r["t3_embedding"]
+    assert r["t4_desc"] == "m = 10, 2 runs; m = 12, 3 runs" and r["t4_m12_embedding"] < r["t4_embedding"]
 
 
 def test_origins_figures(run_nb):
     r = run_nb("17_origins_figures", fig2_steps=1500, m_fresh=3, n_runs=2, fresh_steps=1000)["results"]
     assert r["f2_c_cross"] > 0.9 and r["f2_b_same"] - r["f2_b_cross"] > 0.3
     assert r["f7_off"] < 0.2 and r["f5_unemb_end"] > 0.9
+    assert r["f6b_dim_low"] < 10 and r["f6b_off_low"] > r["f6b_off_full"]
 
 
 def test_trained_models_all_or_none(run_nb):
