@@ -88,7 +88,7 @@ SETTINGS = {
     "fig6": dict(keys=[7, 6, 5, 4, 3], runs=[3, 3, 3, 3, 3], m=7, method="exact", optimizer="sgd", lr=0.01,
                  lr_per_context=True, steps=3000, stop_excess=0.0, log_every=500, dtype="float32", masks=0,
                  support_frac=0.0),
-    "fig6b": dict(keys=[10, 8, 6, 4], runs=[3, 3, 3, 3], m=10, method="exact", optimizer="adam", lr=0.05,
+    "fig6b": dict(keys=[10, 8, 6, 4], runs=[10, 10, 10, 10], m=10, method="exact", optimizer="adam", lr=0.05,
                   steps=500, stop_excess=0.0, log_every=100, dtype="float32", masks=50, support_frac=0.0),
 }
 
