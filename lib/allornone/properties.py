@@ -441,7 +441,7 @@ def check_same_log_ratios(model: NextTokenPredictor, prop: ParallelUnembedding, 
     Depends on the distribution only.
     """
     model = _check_model("model", model)
-    D = unembedding_offsets(model, prop)
+    unembedding_offsets(model, prop)  # validates the token pairs against the model
     lp = model.log_probs()
     r = [lp[:, b] - lp[:, a] for a, b in prop.pairs]
     return _parallel(r[0], r[1], _tol(tol))
@@ -481,7 +481,7 @@ def check_parallel_log_odds_differences(model: NextTokenPredictor, prop: Paralle
     """Distributional counterpart: ``ℓ(x_1', ·) − ℓ(x_1, ·) = λ (ℓ(x_2', ·) − ℓ(x_2, ·))``
     (equivalent to ``P_M Δ_1 = λ P_M Δ_2``)."""
     model = _check_model("model", model)
-    embedding_offsets(model, prop)
+    embedding_offsets(model, prop)  # validates the context pairs against the model
     Lam = model.log_odds(pivot)
     r = [Lam[b] - Lam[a] for a, b in prop.pairs]
     return _parallel(r[0], r[1], _tol(tol))
