@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from allornone.latent import context_distribution, random_latent_model
-from allornone.origins_runs import PAPER, SETTINGS, run_one
-from allornone.results import write_json_atomic
-from allornone.train import train
+from allornone.origins.latent import context_distribution, random_latent_model
+from allornone.origins.runs import PAPER, SETTINGS, run_one
+from allornone.reruns.results import write_json_atomic
+from allornone.origins.train import train
 
 M, N_RUNS, TARGET_S, TOL = 7, 10, 60.0, 0.03
 

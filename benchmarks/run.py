@@ -86,7 +86,7 @@ def bench_book(tmp: Path) -> dict:
 
 
 def bench_papermill(tmp: Path, repeat: int) -> dict:
-    from allornone.run import run_notebook
+    from allornone.reruns.run import run_notebook
 
     cases = {
         "trivial_notebook": (FIXTURE, {}),
@@ -113,7 +113,7 @@ def _children_cpu() -> float:
 
 
 def bench_sweep(tmp: Path, n_runs: int) -> dict:
-    from allornone.sweep import run_sweep
+    from allornone.reruns.sweep import run_sweep
 
     res = {"notebook": "01_next_token_predictors", "n_runs": n_runs, "grid": f"seed=range({n_runs})"}
     for workers in (1, 2):
@@ -138,8 +138,8 @@ def bench_trainer() -> dict:
     try:
         import numpy as np
 
-        from allornone.latent import context_distribution, random_latent_model
-        from allornone.train import train
+        from allornone.origins.latent import context_distribution, random_latent_model
+        from allornone.origins.train import train
     except ImportError as exc:
         return {"available": False, "reason": f"not available: {exc}"}
     rng = np.random.default_rng(0)
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         results["trainer"] = _guarded("trainer", bench_trainer)
     results["machine"]["load_average_at_end"] = _load()
 
-    from allornone.results import write_json_atomic
+    from allornone.reruns.results import write_json_atomic
 
     write_json_atomic(args.out, results)
     print(json.dumps(results, indent=2))

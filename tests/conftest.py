@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from allornone.results import load_results
-from allornone.run import run_notebook
+from allornone.reruns.results import load_results
+from allornone.reruns.run import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

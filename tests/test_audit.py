@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import allornone as aon
 from allornone import properties as P
-from allornone.audit import AuditReport, audit, load_model, parse_property
+from allornone.theory.audit import AuditReport, audit, load_model, parse_property
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "audit_example"

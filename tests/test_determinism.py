@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from allornone.run import run_notebook
+from allornone.reruns.run import run_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import allornone as aon
-from allornone.examples import random_model
+from allornone.theory.examples import random_model
 
 seeds = st.integers(0, 2**31)
 

@@ -40,7 +40,7 @@ def test_import_has_no_heavy_imports_or_side_effects(tmp_path):
 
 def test_every_prf_ref_in_the_library_names_a_book_label():
     refs = set()
-    for path in LIB.glob("*.py"):
+    for path in LIB.rglob("*.py"):
         refs.update(re.findall(r":prf:ref:`([a-z0-9-]+)`", path.read_text()))
     assert refs, "library docstrings should point to book labels"
     missing = sorted(refs - _labels())
@@ -49,8 +49,33 @@ def test_every_prf_ref_in_the_library_names_a_book_label():
 
 @pytest.mark.parametrize("module", ["model", "subspaces", "equivalence", "examples", "properties", "audit"])
 def test_public_functions_of_the_theory_modules_have_docstrings(module):
-    tree = ast.parse((LIB / f"{module}.py").read_text())
+    tree = ast.parse((LIB / "theory" / f"{module}.py").read_text())
     undocumented = [n.name for n in tree.body
                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")
                     and ast.get_docstring(n) is None]
     assert not undocumented, f"{module}: {undocumented}"
+
+
+def test_the_flat_0_1_module_names_still_import_as_the_same_modules():
+    """Scripts written against the flat layout keep working (``allornone._compat``)."""
+    code = (
+        "import importlib, allornone as aon\n"
+        "from allornone._compat import ALIASES\n"
+        "f = aon.audit\n"
+        "for old, new in ALIASES.items():\n"
+        "    a = importlib.import_module('allornone.' + old)\n"
+        "    b = importlib.import_module('allornone.' + new)\n"
+        "    assert a is b, (old, a, b)\n"
+        "assert aon.audit is f, 'import allornone.audit replaced the function aon.audit'\n"
+        "from allornone.properties import ParallelUnembedding\n"
+        "from allornone.run import repo_root\n"
+        "assert (repo_root() / '_toc.yml').exists()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+
+
+def test_python_dash_m_runs_an_old_module_name():
+    out = subprocess.run([sys.executable, "-m", "allornone.run", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "usage" in out.stdout.lower()
+    assert "RuntimeWarning" not in out.stderr, out.stderr

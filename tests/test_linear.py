@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import allornone as aon
-from allornone.examples import random_model
-from allornone.linear import best_linear_fit, recover_linear_map, spanning_rows
+from allornone.theory.examples import random_model
+from allornone.theory.linear import best_linear_fit, recover_linear_map, spanning_rows
 
 
 @settings(max_examples=40, deadline=None)

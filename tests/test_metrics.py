@@ -84,7 +84,7 @@ def test_concept_log_odds_and_kl_per_context():
     import numpy as np
 
     from allornone import latent
-    from allornone.metrics import concept_log_odds, kl_per_context
+    from allornone.origins.metrics import concept_log_odds, kl_per_context
 
     m = 3
     lm = latent.random_latent_model(m, np.random.default_rng(0))

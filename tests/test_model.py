@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import allornone as aon
-from allornone.examples import random_model
+from allornone.theory.examples import random_model
 
 
 def test_probs_are_distributions_and_match_naive_softmax():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from allornone.params import check
-from allornone.run import read_spec
+from allornone.reruns.params import check
+from allornone.reruns.run import read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -26,7 +26,7 @@ def test_identifiability_theorem(run_nb):
 def test_bad_parameter_is_refused_before_any_kernel(run_nb, runs_dir):
     import pytest
 
-    from allornone.run import ParameterError
+    from allornone.reruns.run import ParameterError
 
     with pytest.raises(ParameterError, match="dim_N must be <= 4"):
         run_nb("05_identifiability_theorem", dim=4, dim_N=5)

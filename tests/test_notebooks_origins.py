@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from allornone.origins_runs import PAPER
+from allornone.origins.runs import PAPER
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "origins"
 METRICS = ("unembedding", "embedding", "between")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allornone.run import RunFailed
+from allornone.reruns.run import RunFailed
 
 
 def test_transfer_lemma(run_nb):

@@ -239,7 +239,7 @@ def test_real_smollm2_logits_reconstruction():
 
 
 def test_embedding_cache_round_trip(monkeypatch, tmp_path):
-    import allornone.run
+    import allornone.reruns.run
 
     weights = tmp_path / "w.gguf"
     weights.write_bytes(b"1234")

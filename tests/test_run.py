@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from allornone import run as runmod
-from allornone.run import (
+from allornone.reruns.run import (
     ParameterError,
     RunFailed,
     clean_stale,
@@ -86,7 +86,7 @@ def test_hash_is_stable():
     assert parameter_hash(a) == "c4eca7e87f"
     assert parameter_hash({**a, "x": 2.0}) != parameter_hash(a)
     # and the same in a fresh interpreter (no dependence on PYTHONHASHSEED)
-    out = subprocess.run([sys.executable, "-c", "from allornone.run import parameter_hash as h; "
+    out = subprocess.run([sys.executable, "-c", "from allornone.reruns.run import parameter_hash as h; "
                           f"print(h({a!r}))"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "c4eca7e87f"
 

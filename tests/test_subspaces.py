@@ -6,8 +6,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import allornone as aon
-from allornone.examples import random_model
-from allornone.subspaces import complement, in_span, numerical_rank, orth
+from allornone.theory.examples import random_model
+from allornone.theory.subspaces import complement, in_span, numerical_rank, orth
 
 
 @st.composite

@@ -1,4 +1,4 @@
-"""allornone.subspaces.intersection (appended helpers for lem-effective-complexity)."""
+"""allornone.theory.subspaces.intersection (appended helpers for lem-effective-complexity)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allornone.subspaces import complement, intersection, intersection_dim, orth
+from allornone.theory.subspaces import complement, intersection, intersection_dim, orth
 
 
 @settings(max_examples=60, deadline=None)

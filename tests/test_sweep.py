@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from allornone.run import ParameterError, is_complete
-from allornone.sweep import expand_grid, load_grid_file, main, parse_grid_items, plan_sweep
+from allornone.reruns.run import ParameterError, is_complete
+from allornone.reruns.sweep import expand_grid, load_grid_file, main, parse_grid_items, plan_sweep
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "sweep_fixture.ipynb"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from allornone import latent as L
-from allornone.train import expected_cross_entropy, train
+from allornone.origins.train import expected_cross_entropy, train
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,18 @@
 """allornone: the library behind the companion book to *All or None*
 (Marconato, Lachapelle, Weichwald, Gresele; AISTATS 2025).
 
-Importing the package has no side effects: no files are read, no devices
-touched, no plotting style set. Heavy modules (torch training, the real LM)
+The folders follow the book's parts: ``theory`` (Parts I-III), ``origins``
+(Part IV), ``reallm`` (Part V) and ``reruns`` (runs, sweeps, glue). The flat
+0.1 module names (``allornone.model``, ``allornone.run``, ...) still import,
+through the alias finder of :mod:`._compat`.
+
+Importing the package has no side effects beyond that finder: no files are
+read, no devices touched, no plotting style set. Heavy modules (torch training, the real LM)
 are imported only when used.
 """
 
-from .equivalence import (
+from ._compat import install as _install_aliases
+from .theory.equivalence import (
     ELMap,
     el_map_from_forms,
     lift,
@@ -24,8 +30,8 @@ from .equivalence import (
     same_distribution,
     shift,
 )
-from .model import NextTokenPredictor, log_softmax, softmax
-from .subspaces import (
+from .theory.model import NextTokenPredictor, log_softmax, softmax
+from .theory.subspaces import (
     EffectiveForm,
     effective_complexity,
     effective_form,
@@ -38,7 +44,9 @@ from .subspaces import (
     unembedding_difference_span,
 )
 
-from .audit import audit
+from .theory.audit import audit
+
+_install_aliases(__name__)
 
 __version__ = "0.1.0"
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_int, as_rng
+from .._validate import as_int, as_rng
 
 __all__ = [
     "LatentConceptModel",

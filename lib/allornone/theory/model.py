@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_index, as_matrix
+from .._validate import as_index, as_matrix
 
 __all__ = ["NextTokenPredictor", "softmax", "log_softmax"]
 

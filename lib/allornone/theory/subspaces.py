@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_index, as_positive_float, as_vector
+from .._validate import as_index, as_positive_float, as_vector
 from .model import NextTokenPredictor
 
 __all__ = [

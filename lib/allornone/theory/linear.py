@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_int, as_matrix
+from .._validate import as_int, as_matrix
 from .model import NextTokenPredictor
 from .subspaces import DEFAULT_RTOL, unembedding_difference_span
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_int, as_matrix, as_rng
+from .._validate import as_int, as_matrix, as_rng
 
 __all__ = [
     "pair_differences",

@@ -39,7 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._validate import as_index, as_int, as_positive_float, as_rng, as_vector
+from .._validate import as_index, as_int, as_positive_float, as_rng, as_vector
 from .equivalence import max_prob_difference, random_equivalent
 from .model import NextTokenPredictor, softmax
 from .subspaces import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_int, as_rng
+from .._validate import as_int, as_rng
 from .model import NextTokenPredictor
 
 __all__ = ["random_model", "worked_example_pair"]

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from allornone.run import (
+from allornone.reruns.run import (
     RESERVED,
     ParameterError,
     RunFailed,

@@ -32,7 +32,7 @@ import numpy as np
 
 from .latent import context_distribution, random_latent_model, random_patterns
 from .metrics import cross_concept_cosines
-from .results import to_jsonable, write_json_atomic
+from ..reruns.results import to_jsonable, write_json_atomic
 from .train import train
 
 __all__ = ["PAPER", "PAPER_SOURCE", "SETTINGS", "run_one", "run_setting", "summarise", "load_stored", "main"]
@@ -163,7 +163,7 @@ def run_setting(name: str, *, keys, runs, seed0: int = 0, m: int | None = None, 
 
 def load_stored(name: str, root=None) -> dict:
     """Read ``data/origins/<name>.json`` (``root`` defaults to the project root)."""
-    from .run import repo_root
+    from ..reruns.run import repo_root
 
     path = Path(root or repo_root()) / "data" / "origins" / f"{name}.json"
     with open(path) as fh:
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
         p.error("--keys and --runs must have the same length")
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     t0 = time.time()
     rows = run_setting(a.setting, seed0=a.seed0, progress=not a.quiet, **cfg)

@@ -220,7 +220,7 @@ def max_logit_error(F, G, logits) -> float:
     model's softmax head, i.e. that the model is a next-token predictor in the sense of
     :prf:ref:`def-next-token-predictor`.
     """
-    from ._validate import as_matrix
+    from .._validate import as_matrix
 
     F = as_matrix("F", F)
     G = as_matrix("G", G, ncols=F.shape[1])
@@ -270,7 +270,7 @@ def embedding_cache_path(contexts) -> Path:
     checkout (git-ignored), named by a hash of the weight file's name and size and of the contexts."""
     import hashlib
 
-    from .run import repo_root
+    from ..reruns.run import repo_root
 
     h = hashlib.sha256()
     h.update(f"{PACKAGE_VERSION}/{GGUF_FILE}/{gguf_path().stat().st_size}".encode())
@@ -281,7 +281,7 @@ def embedding_cache_path(contexts) -> Path:
 
 def save_cached_embeddings(contexts, F) -> Path:
     """Store ``F`` (one row per context) so that later pages need not run the transformer again."""
-    from ._validate import as_matrix
+    from .._validate import as_matrix
 
     F = as_matrix("F", F)
     if F.shape[0] != len(contexts):
@@ -305,7 +305,7 @@ def load_cached_embeddings(contexts) -> np.ndarray | None:
 
 def data_dir() -> Path:
     """The book's ``data/`` directory (relations and contexts) in the source checkout."""
-    from .run import repo_root
+    from ..reruns.run import repo_root
 
     path = repo_root() / "data"
     if not (path / "relations").is_dir():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_int, as_matrix
+from .._validate import as_int, as_matrix
 
 __all__ = [
     "unembedding_pairs",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_int, as_matrix, as_positive_float, as_rng, as_vector
+from .._validate import as_int, as_matrix, as_positive_float, as_rng, as_vector
 from .model import NextTokenPredictor
 from .subspaces import (
     EffectiveForm,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_int, as_positive_float
+from .._validate import as_int, as_positive_float
 from .latent import ContextDistribution
 from .metrics import origins_cosines
 
@@ -63,14 +63,14 @@ class TrainResult:
 
     def predictor(self):
         """The trained model on ``D̂`` as an :class:`allornone.NextTokenPredictor` (float64)."""
-        from .model import NextTokenPredictor
+        from ..theory.model import NextTokenPredictor
 
         return NextTokenPredictor(self.F[self.contexts], self.G)
 
 
 def expected_cross_entropy(dist: ContextDistribution, F, G) -> float:
     """``Σ_d w(d) Σ_c p(c|d)(−log softmax(f(d)ᵀG)_c)`` in float64 for full tables ``F``, ``G``."""
-    from .model import log_softmax
+    from ..theory.model import log_softmax
 
     if not isinstance(dist, ContextDistribution):
         raise ValueError(f"dist must be a ContextDistribution; got {type(dist).__name__}")

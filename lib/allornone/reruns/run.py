@@ -81,7 +81,7 @@ def repo_root() -> Path:
     for p in [Path.cwd(), *Path.cwd().parents]:
         if (p / "_toc.yml").exists() and (p / "notebooks").is_dir():
             return p
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def find_notebook(name) -> Path:

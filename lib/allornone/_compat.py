@@ -1,0 +1,89 @@
+"""Old module paths of the flat 0.1 layout, kept working.
+
+Version 0.1 had every module at the top of the package (``allornone.model``,
+``allornone.run``, ...). The modules now live in one folder per part of the
+book (``theory``, ``origins``, ``reallm``, ``reruns``). :func:`install` adds a
+finder that maps each old dotted name to its new module, so scripts written
+against 0.1 (``import allornone.properties``, ``python -m allornone.run``) keep
+working and get *the same module object*, not a copy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+
+#: old name (below ``allornone.``) -> new name (below ``allornone.``)
+ALIASES = {
+    "model": "theory.model",
+    "subspaces": "theory.subspaces",
+    "equivalence": "theory.equivalence",
+    "linear": "theory.linear",
+    "examples": "theory.examples",
+    "properties": "theory.properties",
+    "audit": "theory.audit",
+    "latent": "origins.latent",
+    "train": "origins.train",
+    "metrics": "origins.metrics",
+    "origins_runs": "origins.runs",
+    "geometry": "reallm.geometry",
+    "results": "reruns.results",
+    "params": "reruns.params",
+    "run": "reruns.run",
+    "sweep": "reruns.sweep",
+}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module):
+        pass
+
+    def get_code(self, fullname):  # used by ``python -m allornone.<old name>``
+        return importlib.util.find_spec(self.target).loader.get_code(self.target)
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, package: str):
+        self.prefix = package + "."
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith(self.prefix):
+            return None
+        head, dot, tail = fullname[len(self.prefix):].partition(".")
+        new = ALIASES.get(head)
+        if new is None:
+            return None
+        target_name = self.prefix + new + dot + tail  # submodules of an old package name too
+        real = importlib.util.find_spec(target_name)
+        if real is None:
+            return None
+        spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name), origin=real.origin,
+                                              is_package=real.submodule_search_locations is not None)
+        spec.submodule_search_locations = real.submodule_search_locations
+        return spec
+
+
+def install(package: str) -> None:
+    """Put the alias finder on ``sys.meta_path`` once.
+
+    An old name that is also an attribute of the package (``allornone.audit``
+    is the function ``audit``) is registered in ``sys.modules`` at once, so
+    that a later ``import allornone.audit`` cannot replace the attribute with
+    the module.
+    """
+    if not any(isinstance(f, _AliasFinder) and f.prefix == package + "." for f in sys.meta_path):
+        sys.meta_path.append(_AliasFinder(package))
+    pkg = sys.modules[package]
+    for old, new in ALIASES.items():
+        target = sys.modules.get(f"{package}.{new}")
+        if hasattr(pkg, old) and target is not None:
+            sys.modules.setdefault(f"{package}.{old}", target)

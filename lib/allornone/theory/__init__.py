@@ -1,0 +1,7 @@
+"""Parts I-III of the book: next-token predictors, identifiability, linear properties.
+
+Modules: :mod:`.model` (the predictor), :mod:`.subspaces` (N, M, K, effective
+complexity), :mod:`.equivalence` (the moves M1-M6 and the ~EL map),
+:mod:`.linear` (~L under diversity), :mod:`.examples`, :mod:`.properties`
+and :mod:`.audit`. numpy float64 throughout.
+"""
