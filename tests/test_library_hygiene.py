@@ -74,8 +74,9 @@ def test_the_flat_0_1_module_names_still_import_as_the_same_modules():
     subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
 
 
-def test_python_dash_m_runs_an_old_module_name():
-    out = subprocess.run([sys.executable, "-m", "allornone.run", "--help"], capture_output=True, text=True)
+@pytest.mark.parametrize("name", ["run", "sweep", "origins_runs"])
+def test_python_dash_m_runs_an_old_module_name(name):
+    out = subprocess.run([sys.executable, "-m", f"allornone.{name}", "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "usage" in out.stdout.lower()
     assert "RuntimeWarning" not in out.stderr, out.stderr

@@ -51,6 +51,23 @@ class _AliasLoader(importlib.abc.Loader):
         return importlib.util.find_spec(self.target).loader.get_code(self.target)
 
 
+class _AliasSpec(importlib.machinery.ModuleSpec):
+    """A spec under the old name whose ``parent`` is the new module's package.
+
+    ``python -m allornone.origins_runs`` runs the code of ``origins/runs.py``
+    with ``__package__ = spec.parent``; the real parent keeps its relative
+    imports (``from ..reruns.results import ...``) working.
+    """
+
+    def __init__(self, name, loader, target_parent, **kwargs):
+        super().__init__(name, loader, **kwargs)
+        self._target_parent = target_parent
+
+    @property
+    def parent(self):
+        return self._target_parent
+
+
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def __init__(self, package: str):
         self.prefix = package + "."
@@ -66,8 +83,8 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         real = importlib.util.find_spec(target_name)
         if real is None:
             return None
-        spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name), origin=real.origin,
-                                              is_package=real.submodule_search_locations is not None)
+        spec = _AliasSpec(fullname, _AliasLoader(target_name), real.parent, origin=real.origin,
+                          is_package=real.submodule_search_locations is not None)
         spec.submodule_search_locations = real.submodule_search_locations
         return spec
 
