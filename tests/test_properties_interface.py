@@ -6,6 +6,8 @@ pass because a fit is vacuous.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -304,3 +306,15 @@ def test_constant_coordinate_n0_differs_from_n():
     assert r.condition.holds and r.distribution.decidable
     assert r.verdict == ("all" if r.distribution_holds else "none")
     assert r.holds == r.distribution_holds                               # exact: P ⇔ same log-ratios under N = ℝ^d
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "lib" / "allornone" / "theory"
+                                         / "properties").glob("*.py")), ids=lambda p: p.name)
+def test_public_functions_of_the_property_modules_have_docstrings(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    undocumented = [n.name for n in tree.body
+                    if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")
+                    and ast.get_docstring(n) is None]
+    assert not undocumented and ast.get_docstring(tree), (path.name, undocumented)

@@ -26,7 +26,7 @@ probes, steering vectors) is one module of this package exposing one
 interface. Residuals are relative to the data being fitted (e.g.
 ``‖Y − X B‖_F / ‖Y − Ȳ‖_F``), so ill-conditioning cannot rescue a fit.
 
-Approximate properties (:prf:ref:`prop-approximate-properties`). At a
+Approximate properties (book label ``prop-approximate-properties``, see NOTES-props.md). At a
 tolerance ``tol > 0`` the property is *defined* by the distribution-level
 residual, ``distribution(...).residual <= tol``. That residual is a function
 of the log-odds matrix ``Λ`` only, so it is identical across the class:
@@ -115,6 +115,7 @@ class Condition:
 # --- validation helpers ---------------------------------------------------------------
 
 def check_model(name: str, model) -> NextTokenPredictor:
+    """Return ``model`` or raise ``ValueError`` naming the argument ``name``."""
     if not isinstance(model, NextTokenPredictor):
         raise ValueError(f"{name} must be a NextTokenPredictor; got {type(model).__name__}")
     return model
@@ -126,16 +127,19 @@ def resolve_tol(tol) -> float:
 
 
 def check_tokens(model, name, idx):
+    """Raise ``ValueError`` unless every index in ``idx`` is a token of ``model``."""
     for i in idx:
         as_index(name, i, model.n_tokens)
 
 
 def check_contexts(model, name, idx):
+    """Raise ``ValueError`` unless every index in ``idx`` is a context of ``model``."""
     for i in idx:
         as_index(name, i, model.n_contexts)
 
 
 def index_tuple(name: str, values, upper: int | None = None, min_len: int = 1) -> tuple:
+    """``values`` as a tuple of non-negative ints (at least ``min_len``, below ``upper``)."""
     try:
         vals = tuple(int(v) for v in values)
     except (TypeError, ValueError) as exc:
@@ -150,6 +154,7 @@ def index_tuple(name: str, values, upper: int | None = None, min_len: int = 1) -
 
 
 def index_pairs(name: str, pairs) -> tuple:
+    """Exactly two pairs of distinct non-negative indices, as a tuple of tuples."""
     try:
         out = tuple(tuple(int(v) for v in p) for p in pairs)
     except (TypeError, ValueError) as exc:

@@ -48,6 +48,7 @@ class Concept:
 
 
 def concept_of(model, concept) -> Concept:
+    """Validate ``concept`` against ``model`` and return it."""
     if not isinstance(concept, Concept):
         raise ValueError(f"concept must be a Concept; got {type(concept).__name__}")
     check_contexts(model, "concept.contexts", concept.contexts)

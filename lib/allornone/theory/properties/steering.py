@@ -47,6 +47,7 @@ class SteeringTarget:
 
 
 def target_of(model, target) -> SteeringTarget:
+    """Validate ``target`` against ``model`` and return it."""
     if not isinstance(target, SteeringTarget):
         raise ValueError(f"target must be a SteeringTarget; got {type(target).__name__}")
     check_tokens(model, "target.target", target.target)
