@@ -318,3 +318,107 @@ def test_public_functions_of_the_property_modules_have_docstrings(path):
                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")
                     and ast.get_docstring(n) is None]
     assert not undocumented and ast.get_docstring(tree), (path.name, undocumented)
+
+
+def test_a_pair_whose_checks_have_no_power_is_not_shown():
+    """|S| = 9: the counterpart is decidable (rank[Λ_S,1] = 5) but every lift that
+    would have the strong form has rank[F̃_S,1] ≥ 9: no pair with power exists."""
+    u, uq = _unrelated_query(19, n_base=9, dim=4)
+    ul = aon.lift(u, np.zeros((u.n_contexts, 1)), np.ones(1))
+    r = audit(ul, uq, form="relational_strong")
+    assert r.distribution.decidable and r.check.decidable and not r.check.holds
+    assert r.verdict == "undecided by the data" and "no equivalent pair" in r.reason and r.pair is None
+
+
+def test_projected_all_in_a_member_whose_own_fit_is_vacuous():
+    """R-Thm RL (b) covers every member: a lifted member with rank[F_S,1] ≥ |S| still gets "all"."""
+    m, q, _ = P.relational_example(20, n_base=10, dim=3)
+    big = aon.lift(m, np.random.default_rng(0).normal(size=(m.n_contexts, 9)), np.ones(9))
+    assert not P.check_relational_projected(big, q).decidable
+    r = audit(big, q)
+    assert r.distribution.decidable and r.verdict == "all"
+
+
+def test_rounding_noise_is_not_a_log_ratio_direction():
+    m, prop = P.parallel_unembedding_example(21)
+    F = np.hstack([m.F, np.zeros((m.n_contexts, 1))])
+    G = np.hstack([m.G, np.zeros((m.n_tokens, 1))])
+    G[[1, 2, 3, 4], :-1] = G[1, :-1]
+    G[2, -1], G[4, -1] = 1.0, 2.0
+    moved = aon.reparametrize(aon.NextTokenPredictor(F, G), aon.random_invertible(m.dim + 1, 0, cond=30))
+    r = P.log_ratio_vectors(moved, prop)
+    assert 0 < np.abs(r).max() < 1e-10                                 # not exactly zero any more
+    assert not P.check_same_log_ratios(moved, prop).decidable
+
+
+def _chain(seed, n=13, dim=4):
+    """Contexts x_0 … x_{n-1} with x_{i+1} = x_i ⊕ q and f(x_{i+1}) = A f(x_i) + a: base and
+    queried rows overlap (s ⊕ q is itself a context of S)."""
+    m = random_model(n + 6, 30, dim, seed)
+    rng = np.random.default_rng(seed)
+    A = np.linalg.qr(rng.normal(size=(dim, dim)))[0] * 0.9
+    a = rng.normal(size=dim)
+    F = m.F.copy()
+    for i in range(1, n):
+        F[i] = A @ F[i - 1] + a
+    q = P.RelationalQuery(tuple(range(n - 1)), tuple(range(1, n)), (1, 2, 3))
+    return m.with_tables(F=F), q
+
+
+def _has(kind, model, inst, witness, member):
+    other, w = member
+    assert aon.same_distribution(model, other)
+    c = P.KINDS[kind].check(other, inst, w)
+    return c.decidable and c.holds
+
+
+def test_realisations_have_the_property():
+    K = P.KINDS
+    m, prop = P.parallel_unembedding_example(22)
+    scr = aon.lift_unembeddings(m, np.random.default_rng(0).normal(size=(m.n_tokens, 1)))
+    assert _has("parallel_unembedding", scr, prop, None, K["parallel_unembedding"].realisation(scr, prop))
+    assert K["parallel_unembedding"].realisation(random_model(30, 20, 4, 0), prop) is None
+    me, pe = P.parallel_embedding_example(22)
+    scr = aon.lift(me, np.random.default_rng(0).normal(size=(me.n_contexts, 1)), np.ones(1))
+    assert _has("parallel_embedding", scr, pe, None, K["parallel_embedding"].realisation(scr, pe))
+    assert K["parallel_embedding"].realisation(random_model(30, 20, 4, 0), pe) is None
+    cm, cq = _chain(23)
+    assert P.check_relational_strong(cm, cq).holds and P.check_relational_strong(cm, cq).decidable
+    lifted = aon.lift(cm, np.random.default_rng(1).normal(size=(cm.n_contexts, 1)), np.ones(1))
+    assert not P.check_relational_strong(lifted, cq).holds
+    assert _has("relational_strong", lifted, cq, None, K["relational_strong"].realisation(lifted, cq))
+    um, uq = _unrelated_query(24)
+    assert _has("relational_strong", um, uq, None, K["relational_strong"].realisation(um, uq))
+    cu = cm.with_tables(F=np.random.default_rng(2).normal(size=cm.F.shape))   # overlapping rows, no relation
+    assert K["relational_strong"].realisation(cu, cq) is None
+    assert _has("relational_projected", um, uq, None, K["relational_projected"].realisation(um, uq))
+    pm, pc, (w, b) = P.probe_counterexample_model(25)
+    bad = P.Concept(pc.contexts, tuple(1 - v for v in pc.labels))
+    assert _has("linear_probe", pm, bad, (w, b), K["linear_probe"].realisation(pm, bad, (w, b)))
+    sm, st_, v = P.steering_counterexample_model(25)
+    v2 = v + 0.5 * np.eye(sm.dim)[0]
+    assert _has("linear_steering", sm, st_, v2, K["linear_steering"].realisation(sm, st_, v2))
+    dm, dp, (dw, db) = P.probe_example(26)                               # w ∈ M + N_S^⊥: nothing to move
+    assert K["linear_probe"].realisation(dm, dp, (dw, db)) is None
+
+
+def test_counterexamples_lack_the_property():
+    K = P.KINDS
+    for kind in ("parallel_unembedding", "parallel_embedding", "relational_strong"):
+        m, inst, w = K[kind].example(27)
+        cex = K[kind].counterexample(m, inst, w, 0)
+        c = K[kind].check(cex, inst, w, 0.5)                           # fails even at a loose tol
+        assert aon.same_distribution(m, cex) and c.decidable and not c.holds
+    m, q, _ = P.relational_sc_example(27)
+    cex = K["relational_projected"].counterexample(m, q)
+    assert aon.same_distribution(m, cex) and not P.check_relational_projected(cex, q).holds
+
+
+def test_a_construction_that_changes_p_is_never_shown_as_a_pair(monkeypatch):
+    m, prop = P.parallel_unembedding_example(28)
+    lifted = aon.lift_unembeddings(m, np.zeros((m.n_tokens, 1)))
+    kind = P.KINDS["parallel_unembedding"]
+    off = aon.nudge_off_class(P.parallelism_counterexample(lifted, prop, 10.0), 1e-3, np.random.default_rng(0))
+    monkeypatch.setattr(kind, "counterexample", lambda *a, **k: off)
+    r = audit(lifted, prop)
+    assert r.pair is None or aon.same_distribution(r.pair.without_property, lifted)

@@ -8,8 +8,10 @@ parametrisation), ``condition`` (the theorem's subspace or diversity
 condition, here) and ``distribution`` (the counterpart on identifiable
 quantities, the same for every member):
 
-1. the data cannot decide (``distribution`` undecidable, or the condition
-   holds and ``check`` is undecidable) → **"undecided by the data"**;
+1. the data cannot decide the distribution-level counterpart (e.g.
+   ``|S| ≤ rank[Λ_S, 1]``) → **"undecided by the data"** (under the condition
+   this member's check is then undecidable too: e.g. with ``M = ℝ^d``,
+   ``rank[F_S, 1] = rank[Λ_S, 1]``);
 2. the condition holds → **"all"** if the distribution-level counterpart holds,
    else **"none"**, over the theorem's scope (e.g. the embedding-diverse
    members), justified by the theorem;
@@ -209,8 +211,6 @@ def _decide(kind, model, prop, witness, check, cond, dist, rng, tol):
     if not dist.decidable:
         return "undecided by the data", kind.theorem, kind.scope, dist.reason, None
     if cond.holds:
-        if not check.decidable:
-            return "undecided by the data", kind.theorem, kind.scope, check.reason, None
         return ("all" if dist.holds else "none"), kind.theorem, kind.scope, "", None
     if not dist.holds and kind.necessity_label:
         return "none", kind.necessity_label, "every member of the class", "", None

@@ -66,8 +66,9 @@ def check_same_log_ratios(model: NextTokenPredictor, prop: ParallelUnembedding, 
 
     Equivalent to ``P_N δ_1 = λ P_N δ_2`` (:prf:ref:`prop-parallel-log-ratios`).
     """
-    r = log_ratio_vectors(check_model("model", model), prop)
-    return parallel_residual(r[0], r[1], resolve_tol(tol))
+    model = check_model("model", model)
+    r = log_ratio_vectors(model, prop)
+    return parallel_residual(r[0], r[1], resolve_tol(tol), ref=float(np.abs(model.logits()).max()))
 
 
 def condition_parallel_unembeddings(model: NextTokenPredictor, tol: float | None = None) -> Condition:
