@@ -422,3 +422,18 @@ def test_a_construction_that_changes_p_is_never_shown_as_a_pair(monkeypatch):
     monkeypatch.setattr(kind, "counterexample", lambda *a, **k: off)
     r = audit(lifted, prop)
     assert r.pair is None or aon.same_distribution(r.pair.without_property, lifted)
+
+
+def test_probe_orthogonal_to_the_free_directions_cannot_be_moved():
+    pm, pc, _ = P.probe_counterexample_model(29)
+    w = np.eye(pm.dim)[0]                                              # in M, ⊥ N ∩ M^⊥ = span e_{k+1}
+    assert P.probe_flip(pm, pc, w, 0.0) is None and P.probe_flip(pm, pc, w, 0.0, correct=True) is None
+    assert P.condition_probe(pm, pc, w).holds
+
+
+def test_steering_vector_inside_n_cannot_be_moved_by_m4():
+    m, t, v = P.steering_example(30)
+    assert P.steering_shift(m, t, v) is None and P.steering_shift(m, t, v, correct=True) is None
+    cm, ct, cv = P.steering_counterexample_model(30, n_off=3)
+    both = P.SteeringTarget(ct.off_target[:2], ct.off_target)         # target inside the off-target set
+    assert P.steering_shift(cm, both, cv, correct=True) is None
