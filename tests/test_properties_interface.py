@@ -41,6 +41,17 @@ def _audit(kind, model, inst, witness, **kw):
     return audit(model, inst, form=_form(kind), witness=witness, **kw)
 
 
+@pytest.mark.parametrize("module", ["parallel_unembeddings", "parallel_embeddings", "relational_strong",
+                                    "relational_projected", "linear_subspace", "probe", "steering"])
+def test_every_module_exposes_the_interface_as_functions(module):
+    import importlib
+
+    mod = importlib.import_module(f"allornone.theory.properties.{module}")
+    for name in ("check", "condition", "distribution", "transfer", "example", "counterexample", "realisation"):
+        assert getattr(mod, name) == getattr(mod.PROPERTY, name)
+    assert P.KINDS[mod.PROPERTY.kind] is mod.PROPERTY
+
+
 def test_kinds_registry_is_complete():
     from allornone.theory.audit import PROPERTY_KINDS
 

@@ -273,6 +273,9 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
         other_holds, other_dp = bool(oc.holds), max_prob_difference(model, other)
     expl = _EXPLAIN[verdict].format(cond=cond.name, dres=dist.residual, tol=tol, reason=reason,
                                     dp=pair.max_dp if pair else 0.0)
+    if verdict in ("all", "none") and check.decidable and bool(check.holds) != bool(dist.holds):
+        expl += (f" This parametrisation's residual ({check.residual:.2e}) {'passes' if check.holds else 'fails'} "
+                 "tol, but it is not invariant across the class: the verdict rests on the distribution-level one.")
     return AuditReport(kind.kind, bool(check.holds), float(check.residual), cond, verdict in ("all", "none"),
                        kind.equivalent_object(model, prop, witness, tol, dist), expl, other_holds, other_dp,
                        verdict, label, scope, verdict != "undecided by the data", reason, check, dist, pair, tol)

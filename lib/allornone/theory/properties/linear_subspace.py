@@ -169,3 +169,7 @@ class LinearSubspace(LinearProperty):
 
 
 PROPERTY = LinearSubspace()
+
+# the shared interface as module functions: ``<module>.check(model, inst, witness, tol)`` etc.
+check, condition, distribution, transfer = PROPERTY.check, PROPERTY.condition, PROPERTY.distribution, PROPERTY.transfer
+example, counterexample, realisation = PROPERTY.example, PROPERTY.counterexample, PROPERTY.realisation
