@@ -232,3 +232,27 @@ def test_form_mismatch_is_refused():
     m, prop = P.parallel_unembedding_example(0)
     with pytest.raises(ValueError, match="form"):
         audit(m, prop, form="relational_strong")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**31 - 1), st.integers(0, 4))
+def test_class_verdict_is_the_same_for_every_member(seed, extra):
+    """Over the whole class, parallelism with same log-ratios is not identifiable
+    (R-Prop 4) and without them none — whatever the member's own condition."""
+    model, prop = P.parallel_unembedding_example(seed % 1000, n_contexts=20, n_tokens=10, dim=3)
+    plain = random_model(20, 10, 3, seed % 1000)
+    for m, expected in ((model, "not identifiable"), (plain, "none")):
+        other = aon.random_equivalent(m, 3 + extra, np.random.default_rng(seed))
+        r, ro = audit(m, prop), audit(other, prop)
+        assert r.class_verdict == ro.class_verdict == expected
+        if expected == "not identifiable":
+            assert r.class_pair.max_dp < 1e-12 and not r.class_pair.check_without.holds
+    assert audit(model, prop).verdict == "all"                       # within its scope
+
+
+def test_class_verdict_equals_verdict_when_the_scope_is_the_class():
+    m, q, _ = P.relational_example(0)
+    r = audit(m, q)
+    assert r.class_verdict == r.verdict == "all" and r.class_pair is None
+    pm, pc, wb = P.probe_example(1)
+    assert audit(pm, pc, witness=wb).class_verdict == "all"

@@ -91,6 +91,7 @@ def test_distribution_residual_is_the_same_in_every_member(kind, seed, extra):
     assert dt.decidable and dt.holds == d.holds
     assert abs(dt.residual - d.residual) < 1e-7
     r, rt = _audit(kind, m, inst, w), _audit(kind, other, inst, wt)
+    assert rt.class_verdict == r.class_verdict != "undecided by the data"
     if k.condition(other, inst, wt).holds:
         assert rt.verdict == r.verdict == "all"
     else:

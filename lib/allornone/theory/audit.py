@@ -91,6 +91,13 @@ class AuditReport:
     :class:`EquivalentPair` behind "not identifiable";
     ``counterexample_holds`` / ``counterexample_max_dp`` describe the member of
     the pair that is not ``model`` (``None`` when there is no pair).
+
+    ``class_verdict`` quantifies over *every* member of the class, whatever
+    its condition (with ``class_pair`` behind "not identifiable"): the same
+    for every equivalent model. It differs from ``verdict`` only when the
+    condition holds here and the theorem's scope is a proper part of the
+    class (e.g. parallelism: "all" among embedding-diverse members, "not
+    identifiable" over the class, :prf:ref:`prop-parallelism-counterexample`).
     """
 
     kind: str
@@ -111,6 +118,8 @@ class AuditReport:
     distribution: P.Check | None = None
     pair: EquivalentPair | None = None
     tol: float = P.DEFAULT_TOL
+    class_verdict: str = ""
+    class_pair: EquivalentPair | None = None
 
     @property
     def parametrisation_residual(self) -> float:
@@ -130,6 +139,7 @@ class AuditReport:
         lines = [
             f"property:    {self.kind}",
             f"verdict:     {self.verdict} ({self.scope}; by {self.justification})",
+            f"over the whole class: {self.class_verdict}",
             f"holds here:  {self.holds} (this parametrisation's residual {self.residual:.2e})",
             f"distribution level: {self.distribution_holds} (residual {self.distribution_residual:.2e}, "
             "the same for every equivalent model)",
@@ -266,6 +276,10 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
     cond = kind.condition(model, prop, witness, tol)
     dist = kind.distribution(model, prop, witness, tol)
     verdict, label, scope, reason, pair = _decide(kind, model, prop, witness, check, cond, dist, rng, tol)
+    class_verdict, class_pair = verdict, pair
+    if cond.holds and not kind.scope_is_class:
+        outside = P.Condition(cond.name, False, cond.residual, cond.label)
+        class_verdict, _, _, _, class_pair = _decide(kind, model, prop, witness, check, outside, dist, rng, tol)
     other_holds = other_dp = None
     if pair is not None:
         other, oc = ((pair.without_property, pair.check_without) if pair.with_property is model
@@ -278,7 +292,8 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
                  "tol, but it is not invariant across the class: the verdict rests on the distribution-level one.")
     return AuditReport(kind.kind, bool(check.holds), float(check.residual), cond, verdict in ("all", "none"),
                        kind.equivalent_object(model, prop, witness, tol, dist), expl, other_holds, other_dp,
-                       verdict, label, scope, verdict != "undecided by the data", reason, check, dist, pair, tol)
+                       verdict, label, scope, verdict != "undecided by the data", reason, check, dist, pair, tol,
+                       class_verdict, class_pair)
 
 
 # --- reading a user's model and property ---------------------------------------------------------

@@ -348,7 +348,8 @@ class LinearProperty(ABC):
     Class attributes: ``kind`` (the name used by :func:`audit`), ``instance``
     (the dataclass naming tokens/contexts), ``needs_witness``, ``theorem``
     (label of the all-or-none theorem), ``scope`` (the members it quantifies
-    over when the condition holds), ``counterexample_label``, and
+    over when the condition holds; ``scope_is_class`` when that is every
+    member), ``counterexample_label``, and
     ``necessity_label``: the label of "property ⇒ distribution-level
     counterpart" when that holds in every member (then a failing
     counterpart means *no* member has the property), else ``None``.
@@ -359,6 +360,7 @@ class LinearProperty(ABC):
     needs_witness: bool = False
     theorem: str = ""
     scope: str = ""
+    scope_is_class: bool = False
     counterexample_label: str = ""
     necessity_label: str | None = None
 

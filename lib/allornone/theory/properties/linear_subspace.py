@@ -132,6 +132,7 @@ class LinearSubspace(LinearProperty):
     instance = RelationalQuery
     theorem = "thm-subspace"
     scope = "every member of the class"
+    scope_is_class = True
     counterexample_label = "thm-subspace"
     necessity_label = "thm-subspace"
 

@@ -198,6 +198,7 @@ class LinearProbe(LinearProperty):
     needs_witness = True
     theorem = "thm-probing"
     scope = "every member, with the transferred probe w̃ = Σ_y β_y ḡ̃(y)"
+    scope_is_class = True
     counterexample_label = "lem-transfer"
     necessity_label = None
 

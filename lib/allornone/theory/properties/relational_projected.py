@@ -155,6 +155,7 @@ class RelationalProjected(LinearProperty):
     instance = RelationalQuery
     theorem = "thm-relational-linearity"
     scope = "every member of the class"
+    scope_is_class = True
     counterexample_label = "prop-relational-counterexamples"
     necessity_label = None
 

@@ -206,6 +206,7 @@ class LinearSteering(LinearProperty):
     needs_witness = True
     theorem = "thm-steering"
     scope = "every member, with the transferred vector ṽ = Σ_x c_x f̃(x)"
+    scope_is_class = True
     counterexample_label = "lem-transfer"
     necessity_label = None
 
