@@ -256,3 +256,38 @@ def test_class_verdict_equals_verdict_when_the_scope_is_the_class():
     assert r.class_verdict == r.verdict == "all" and r.class_pair is None
     pm, pc, wb = P.probe_example(1)
     assert audit(pm, pc, witness=wb).class_verdict == "all"
+
+
+def test_pair_built_from_the_reduced_model_when_the_members_own_lift_has_no_power():
+    """Strong form, M ≠ ℝ^d, no relation: lifting this 10-dim member to realise the
+    relation would leave |S| ≤ rank[F̃_S,1]; the reduced model's lift has power."""
+    base = random_model(30, 30, 4, 31)
+    q = P.RelationalQuery(tuple(range(12)), tuple(range(12, 24)), (1, 2, 3))
+    big = aon.lift(base, np.random.default_rng(0).normal(size=(30, 6)), np.ones(6))
+    r = audit(big, q, form="relational_strong")
+    assert r.check.decidable and not r.check.holds and not r.condition.holds
+    assert r.verdict == "not identifiable" and r.pair.without_property.dim == 4
+    assert r.pair.with_property.dim == 8 and r.pair.check_with.decidable
+
+
+def test_no_construction_for_a_chain_of_queries_is_undecided():
+    """s ⊕ q is itself a context of S and nothing is related: no lift realises the strong form."""
+    m = random_model(20, 30, 4, 32)
+    q = P.RelationalQuery(tuple(range(12)), tuple(range(1, 13)), (1, 2, 3))
+    lifted = aon.lift(m, np.zeros((20, 1)), np.ones(1))
+    r = audit(lifted, q, form="relational_strong")
+    assert r.distribution.decidable and not r.distribution.holds and not r.condition.holds
+    assert r.verdict == "undecided by the data" and "no equivalent pair" in r.reason
+    assert "undecided:" in str(r) and "undecided:" not in str(audit(*P.parallel_unembedding_example(0)))
+
+
+def test_valid_pair_refuses_missing_members():
+    from allornone.theory.audit import _valid_pair
+
+    m, prop = P.parallel_unembedding_example(0)
+    kind = P.KINDS["parallel_unembedding"]
+    assert _valid_pair(kind, m, None, None, None, prop, 1e-7) is None
+    assert _valid_pair(kind, None, None, m, None, prop, 1e-7) is None
+    cex = P.parallelism_counterexample(m, prop, 10.0)
+    assert _valid_pair(kind, m, None, cex, None, prop, 1e-7) is not None
+    assert _valid_pair(kind, cex, None, m, None, prop, 1e-7) is None          # roles matter
