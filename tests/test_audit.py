@@ -134,7 +134,7 @@ def test_parse_property():
     assert q.base == (0, 1, 2) and q.queried == (3, 4, 5) and q.answers == (7, 8)
     for kind, spec in [("parallel_unembedding", "1,2"), ("parallel_unembedding", "1,2,3;4,5"),
                        ("relational_strong", "0-2;3-5"), ("relational_strong", "a;b;c"), ("bogus", "1,2;3,4"),
-                       ("parallel_unembedding", "")]:
+                       ("parallel_unembedding", ""), ("parallel_unembedding", 5)]:
         with pytest.raises(ValueError):
             parse_property(kind, spec)
 
@@ -291,3 +291,20 @@ def test_valid_pair_refuses_missing_members():
     cex = P.parallelism_counterexample(m, prop, 10.0)
     assert _valid_pair(kind, m, None, cex, None, prop, 1e-7) is not None
     assert _valid_pair(kind, cex, None, m, None, prop, 1e-7) is None          # roles matter
+
+
+def test_load_model_accepts_one_context(tmp_path):
+    np.save(tmp_path / "F1.npy", np.ones((1, 3)))
+    np.save(tmp_path / "G.npy", np.arange(15.0).reshape(5, 3))
+    assert load_model(tmp_path / "F1.npy", tmp_path / "G.npy").n_contexts == 1
+    np.save(tmp_path / "G2.npy", np.arange(6.0).reshape(2, 3))
+    assert load_model(tmp_path / "F1.npy", tmp_path / "G2.npy").n_tokens == 2
+    np.save(tmp_path / "G1.npy", np.ones((1, 3)))
+    with pytest.raises(ValueError, match="two tokens"):
+        load_model(tmp_path / "F1.npy", tmp_path / "G1.npy")
+
+
+def test_subspace_dimension_by_dim_or_witness():
+    m, q = P.subspace_example(0, sub_dim=2)
+    assert audit(m, q, form="linear_subspace", witness=1).verdict == "none"
+    assert audit(m, q, form="linear_subspace", witness=1, dim=2).verdict == "all"

@@ -449,3 +449,84 @@ def test_steering_vector_inside_n_cannot_be_moved_by_m4():
     cm, ct, cv = P.steering_counterexample_model(30, n_off=3)
     both = P.SteeringTarget(ct.off_target[:2], ct.off_target)         # target inside the off-target set
     assert P.steering_shift(cm, both, cv, correct=True) is None
+
+
+def test_index_validation_boundaries():
+    assert P.ParallelUnembedding(((0, 1), (2, 3))).pairs == ((0, 1), (2, 3))       # index 0 is a token
+    assert P.Concept((0, 1), (0, 1)).labels == (0, 1)
+    with pytest.raises(ValueError, match="below 2"):
+        P.Concept((0, 1), (0, 2))
+    with pytest.raises(ValueError, match="non-negative"):
+        P.ParallelEmbedding(((-1, 1), (2, 3)))
+
+
+def test_parallel_residual_scale():
+    u = np.array([1.0, 2.0, 3.0])
+    c = P.parallel_residual(u, 1e-8 * u, 1e-7)                        # a small vector is still a direction
+    assert c.holds and c.decidable and c.witness == pytest.approx(1e8)
+    z = P.parallel_residual(np.zeros(3), np.zeros(3), 1e-7)
+    assert not z.decidable and not z.holds
+    one = P.parallel_residual(np.zeros(3), u, 1e-7)
+    assert one.decidable and not one.holds and one.residual == 1.0
+    assert not P.parallel_residual(1e-13 * u, 1e-13 * u, 1e-7, ref=10.0).decidable   # rounding noise
+
+
+def _noisy(kind, seed=33):
+    """The kind's example, perturbed so that its residuals are > 0."""
+    m, inst, w = _example(kind, seed)
+    rng = np.random.default_rng(seed)
+    if kind in ("linear_probe",):
+        labels = list(inst.labels)
+        labels[0] = 1 - labels[0]
+        return m, P.Concept(inst.contexts, tuple(labels)), w
+    if kind == "linear_steering":
+        return m, inst, w + 0.05 * rng.normal(size=m.dim)
+    return m.with_tables(F=m.F + 0.01 * rng.normal(size=m.F.shape), G=m.G + 0.01 * rng.normal(size=m.G.shape)), inst, w
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_holds_exactly_when_the_residual_is_at_most_tol(kind):
+    k = P.KINDS[kind]
+    m, inst, w = _noisy(kind)
+    for fn in (k.check, k.distribution):
+        r = fn(m, inst, w).residual
+        assert 0 < r < np.inf
+        assert fn(m, inst, w, r).holds and not fn(m, inst, w, r * (1 - 1e-9)).holds
+
+
+def test_transfer_lemma_conditions_hold_exactly_at_their_residual():
+    m, _, _ = P.probe_counterexample_model(34, k=2)
+    w = np.array([1.0, 0.5, 0.2])                                      # a little of N ∩ M^⊥
+    r = P.identifiable_embedding_directions(m, w).residual
+    assert 0 < r < 1 and P.identifiable_embedding_directions(m, w, tol=r).holds
+    assert not P.identifiable_embedding_directions(m, w, tol=r * (1 - 1e-9)).holds
+    m2, _, v = P.steering_counterexample_model(34, k=2)
+    v2 = v + np.array([1.0, 0.0, 0.0])
+    r2 = P.identifiable_unembedding_directions(m2, v2).residual
+    assert 0 < r2 < 1 and P.identifiable_unembedding_directions(m2, v2, tol=r2).holds
+    assert not P.identifiable_unembedding_directions(m2, v2, tol=r2 * (1 - 1e-9)).holds
+
+
+def test_subspace_claims_with_more_answers_than_contexts():
+    m = random_model(20, 30, 6, 35)
+    q = P.RelationalQuery((0, 1, 2, 3), (4, 5, 6, 7), tuple(range(1, 9)))   # |S| = 4, |Y_q| = 8
+    assert P.default_claimed_dimension(q) == 2
+    assert P.check_linear_subspace(m, q, 2).decidable and not P.check_linear_subspace(m, q, 3).decidable
+    assert audit(m, q, form="linear_subspace").verdict == "none"
+
+
+def test_sc_rl_condition_holds_exactly_at_its_residual():
+    m, q = P.subspace_example(36)                                      # f(s ⊕ q) unrelated to f(s)
+    res = P.condition_relational_projected(m, q).residual
+    assert 0 < res and P.condition_relational_projected(m, q, tol=res).holds
+    assert not P.condition_relational_projected(m, q, tol=res * (1 - 1e-9)).holds
+    m2, q2, (A, a) = P.relational_sc_example(36)
+    r = P.condition_relational_projected(m2, q2, A).residual
+    assert 0 < r and P.condition_relational_projected(m2, q2, A, tol=r).holds
+    assert not P.condition_relational_projected(m2, q2, A, tol=r * (1 - 1e-9)).holds
+
+
+def test_steering_example_needs_room_for_the_off_target_set():
+    with pytest.raises(ValueError, match="n_off"):
+        P.steering_example(0, dim=4, n_off=4)
+    assert P.steering_example(0, dim=4, n_off=3)[1].off_target == (2, 3, 4)

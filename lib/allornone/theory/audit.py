@@ -267,7 +267,7 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
         raise ValueError(f"model must be a NextTokenPredictor; got {type(model).__name__}")
     kind = _resolve(prop, form)
     if kind.kind == "linear_subspace":
-        witness = dim
+        witness = witness if dim is None else dim
     elif kind.kind == "linear_probe" and (witness is None or len(witness) != 2):
         raise ValueError("witness must be the probe (w, b) for a Concept")
     kind.validate(model, prop, witness)

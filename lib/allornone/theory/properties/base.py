@@ -180,7 +180,7 @@ def parallel_residual(u: np.ndarray, v: np.ndarray, tol: float, ref: float = 0.0
     """
     nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
     floor = 1e-12 * max(nu, nv, float(ref))
-    if max(nu, nv) <= floor or max(nu, nv) == 0.0:
+    if max(nu, nv) <= floor:
         return Check(False, 1.0, None, False, "both vectors are zero: λ is not determined")
     if min(nu, nv) <= floor:
         return Check(False, 1.0, None)
