@@ -530,3 +530,13 @@ def test_steering_example_needs_room_for_the_off_target_set():
     with pytest.raises(ValueError, match="n_off"):
         P.steering_example(0, dim=4, n_off=4)
     assert P.steering_example(0, dim=4, n_off=3)[1].off_target == (2, 3, 4)
+
+
+def test_steering_realisation_when_one_target_token_is_off_target():
+    cm, ct, cv = P.steering_counterexample_model(37, n_off=3)
+    for t in (P.SteeringTarget((1, 2), (2, 3, 4)), P.SteeringTarget((2, 1), (2, 3, 4))):
+        v2 = cv + 0.5 * np.eye(cm.dim)[0]
+        moved = P.steering_shift(cm, t, v2, correct=True)
+        assert moved is not None and aon.same_distribution(cm, moved)
+        c = P.check_steering(moved, t, v2)
+        assert c.holds and abs(c.witness) > 0.5
