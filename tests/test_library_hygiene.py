@@ -49,8 +49,10 @@ def test_every_prf_ref_in_the_library_names_a_book_label():
 
 @pytest.mark.parametrize("module", ["model", "subspaces", "equivalence", "examples", "properties", "audit"])
 def test_public_functions_of_the_theory_modules_have_docstrings(module):
-    tree = ast.parse((LIB / "theory" / f"{module}.py").read_text())
-    undocumented = [n.name for n in tree.body
+    single = LIB / "theory" / f"{module}.py"
+    paths = [single] if single.exists() else sorted((LIB / "theory" / module).glob("*.py"))
+    assert paths, module
+    undocumented = [f"{path.stem}.{n.name}" for path in paths for n in ast.parse(path.read_text()).body
                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")
                     and ast.get_docstring(n) is None]
     assert not undocumented, f"{module}: {undocumented}"

@@ -17,6 +17,7 @@ from .theory.equivalence import (
     el_map_from_forms,
     lift,
     lift_unembeddings,
+    log_odds_difference,
     max_prob_difference,
     nudge_off_class,
     perturb_embeddings,
@@ -68,6 +69,6 @@ __all__ = [
     "has_embedding_diversity", "has_unembedding_diversity", "is_diverse",
     "shift", "reparametrize", "perturb_embeddings", "perturb_unembeddings", "lift",
     "lift_unembeddings", "reduce", "random_invertible", "random_equivalent", "nudge_off_class",
-    "same_distribution", "max_prob_difference", "ELMap", "recover_el_map", "el_map_from_forms", "projection_maps",
+    "same_distribution", "log_odds_difference", "max_prob_difference", "ELMap", "recover_el_map", "el_map_from_forms", "projection_maps",
     "audit",
 ]
