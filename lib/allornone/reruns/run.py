@@ -198,6 +198,8 @@ def _coerce(name: str, raw, default):
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             value = raw
+            if isinstance(default, float) and raw.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
+                value = float(raw)
     if default is None:
         return value
     if value is None:
