@@ -423,10 +423,13 @@ def clean_stale(notebook_runs_dir) -> list:
     return removed
 
 
-def _ipc_kernel_manager(sock_dir: str):
+def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = None):
     """A kernel manager class whose kernels talk over local Unix sockets in
     ``sock_dir`` (the ipc transport) instead of TCP on 127.0.0.1: nothing
-    listens on the network, and ipykernel does not warn that TCP is unencrypted."""
+    listens on the network, and ipykernel does not warn that TCP is
+    unencrypted. The kernel process's own stdout/stderr (its log, not the
+    cells' output, which papermill records in the notebook) go to ``log_file``;
+    the pid of every kernel started is appended to ``launched``."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -439,7 +442,32 @@ def _ipc_kernel_manager(sock_dir: str):
         def _default_ip(self):
             return os.path.join(sock_dir, "k")
 
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if log_file is not None:
+                kw.setdefault("stdout", log_file)
+                kw.setdefault("stderr", log_file)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            proc = getattr(self.provisioner, "process", None)
+            if launched is not None and proc is not None:
+                launched.append(proc.pid)
+
     return IPCKernelManager
+
+
+def _kill_kernels(pids: list):
+    """Kill kernels left running by an interrupted run (each leads its own
+    session, so its process group is its pid)."""
+    import signal
+
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
 
 
 def _kernel_error_line(exc: BaseException) -> str:
@@ -486,7 +514,8 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
     record = {"notebook": spec.name, "parameters": params, "inputs": input_hashes(spec, params),
               "notebook_source_sha256": spec.source_hash}
     started = time.time()
-    sock_dir = None
+    sock_dir, kernels = None, []
+    kernel_log = open(tmp / "kernel.log", "wb")
     try:
         import papermill as pm  # imported here: it is slow to import
 
@@ -495,11 +524,12 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
             str(spec.path), str(tmp / "notebook.ipynb"),
             parameters={**params, "out_dir": str(tmp)},
             kernel_name="python3", progress_bar=progress_bar, cwd=str(spec.path.parent),
-            kernel_manager_class=_ipc_kernel_manager(sock_dir),
+            kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels),
         )
         if not (tmp / "results.json").exists():
             raise RuntimeError(f"{spec.name} finished but wrote no results.json (does it call Results.save()?)")
     except BaseException as exc:
+        _kill_kernels(kernels)
         failed = final.parent / f"{final.name}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         (tmp / "error.txt").write_text("".join(traceback.format_exception(exc)))
@@ -514,9 +544,12 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
         raise RunFailed(f"{spec.name} failed: {_kernel_error_line(exc)} (traceback in {failed / 'error.txt'})",
                         failed) from exc
     finally:
+        kernel_log.close()
         if sock_dir:
             shutil.rmtree(sock_dir, ignore_errors=True)
     (tmp / "params.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    if (tmp / "kernel.log").stat().st_size == 0:
+        (tmp / "kernel.log").unlink()
     failed = final.parent / f"{final.name}.failed"
     if failed.exists():  # an earlier attempt failed; this one succeeded
         shutil.rmtree(failed, ignore_errors=True)
