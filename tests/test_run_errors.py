@@ -162,11 +162,10 @@ def test_ctrl_c_on_a_single_run_prints_one_line(tmp_path):
     assert not list((runs / "sweep_fixture").glob(".tmp-*"))
 
 
-def _start_sweep(runs: Path, grid):
+def _start_sweep(runs: Path, grid, out=subprocess.PIPE):
     cmd = [sys.executable, "-m", "allornone.sweep", str(FIXTURE), "--grid", *grid,
            "--workers", "2", "--runs-dir", str(runs), "--no-progress"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                            start_new_session=True)
+    return subprocess.Popen(cmd, stdout=out, stderr=out, text=True, env=_env(), start_new_session=True)
 
 
 def _children(pid: int) -> list[int]:
@@ -198,12 +197,13 @@ def test_ctrl_c_on_a_sweep_prints_no_tracebacks(tmp_path):
 
 def test_kill_9_of_a_sweep_takes_its_workers_with_it(tmp_path):
     runs = tmp_path / "runs"
-    proc = _start_sweep(runs, ["seconds=30,31", "x=1"])
+    with open(tmp_path / "out.txt", "w") as out:  # a file, not a pipe: surviving workers would hold a pipe open
+        proc = _start_sweep(runs, ["seconds=30,31", "x=1"], out=out)
     _wait_for(lambda: len(list(runs.glob("sweep_fixture/.tmp-*/notebook.ipynb"))) == 2, proc)
     workers = [p for p in _children(proc.pid) if Path(f"/proc/{p}/cmdline").read_bytes().find(b"multiprocessing") >= 0]
     assert len(workers) >= 2, _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)  # only the sweep, not its process group
-    proc.communicate(timeout=30)
+    proc.wait(timeout=30)
     deadline = time.time() + 60
     while time.time() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.2)
