@@ -226,3 +226,12 @@ def test_results_json_is_readable_by_the_group(tmp_path):
         os.umask(old)
     assert oct(p.stat().st_mode & 0o777) == oct(0o640)
     assert json.loads(p.read_text()) == {"a": 1}
+
+
+def test_a_sweep_run_whose_input_vanished_is_a_failure_not_a_traceback(tmp_path):
+    """Between planning and running, an input file can disappear: the worker reports it as a failed run."""
+    out = sweepmod._run_one(str(DATA / "file_fixture.ipynb"), {"f_path": str(tmp_path / "gone.npy")},
+                            str(tmp_path / "runs"), False)
+    assert out["status"] == "failed" and out["error_file"] is None
+    assert out["message"].startswith("refused before its kernel started: file_fixture: parameter f_path: file ")
+    assert not (tmp_path / "runs").exists()

@@ -299,6 +299,8 @@ def _run_one(notebook_path: str, params: dict, runs_dir: str, force: bool) -> di
         out["hash"] = run_notebook(notebook_path, params, runs_dir=runs_dir, force=force, log=lambda *_: None).name
     except RunFailed as exc:
         out.update(status="failed", error_file=str(exc.error_file), message=_last_line(exc.error_file))
+    except ParameterError as exc:  # e.g. an input file removed or made unreadable since the sweep was planned
+        out.update(status="failed", message=f"refused before its kernel started: {exc}")
     except KeyboardInterrupt:
         out.update(status="interrupted")
         if _IN_POOL_WORKER:
@@ -327,9 +329,10 @@ def _report(bar, run: PlannedRun, result: dict, log):
     run.status = result["status"]
     run.seconds = result.get("seconds", float("nan"))
     if result["status"] == "failed":
-        run.error_file = Path(result["error_file"])
+        run.error_file = Path(result["error_file"]) if result["error_file"] else None
         run.message = result["message"]
-        bar.write(f"FAILED {run.hash} ({_fmt(run.params)}): {run.message}\n       traceback: {run.error_file}")
+        bar.write(f"FAILED {run.hash} ({_fmt(run.params)}): {run.message}"
+                  + (f"\n       traceback: {run.error_file}" if run.error_file else ""))
 
 
 def _fmt(params: dict) -> str:
@@ -743,9 +746,11 @@ def main(argv=None) -> int:
     print(f"{spec.name}: {counts['done']} done, {counts['failed']} failed"
           + (f", {counts['interrupted'] + counts['missing']} not finished" if not completed else "")
           + f"; table {table}" + (f"; plot {plot}" if plot else ""))
+    messages = {run.hash: run.message for run in runs or []}
     for r in rows:
         if r["status"] == "failed":
-            print(f"  failed {r['hash']}: traceback in {r['error_file']}")
+            print(f"  failed {r['hash']}: " + (f"traceback in {r['error_file']}" if r["error_file"]
+                                               else messages.get(r["hash"], "")))
     if not completed:
         print("interrupted: rerun the same command to resume (finished runs are skipped)", file=sys.stderr)
         return EXIT_INTERRUPTED
