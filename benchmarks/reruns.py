@@ -12,6 +12,10 @@ of them alike (wall-clock seconds, median of ``--repeat``):
   one (what each run of a sweep worker pays after its first).
 
 The overhead of a way is its median minus ``bare``'s; the ratio is their quotient.
+Both are given in wall-clock seconds and in CPU seconds (user + system, of the
+process and the descendants it reaped, i.e. the kernel): on a shared, loaded
+machine the wall time mostly measures the load, while the CPU seconds are what
+a run costs on a free core.
 Each is measured twice: ``as_locked`` (``requirements.lock``, which leaves out
 rfc3987-syntax) and ``with_rfc3987_syntax`` (the optional jsonschema format
 checker that compiles a grammar at every nbformat import: in the runner and in
@@ -59,14 +63,20 @@ for cell in nb["cells"]:
 """
 
 WARM = r"""
-import json, sys, time
+import json, resource, sys, time
 from allornone.reruns.run import run_notebook
-times = []
+
+def cpu():
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+times, cpus = [], []
 for i in range(int(sys.argv[3]) + 1):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu()
     run_notebook(sys.argv[1], {}, runs_dir=sys.argv[2], force=True, log=lambda *_: None)
     times.append(time.perf_counter() - t)
-print(json.dumps(times[1:]))
+    cpus.append(cpu() - c)
+print(json.dumps([times[1:], cpus[1:]]))
 """
 
 
@@ -75,16 +85,24 @@ def _env(extra_path: str | None, lib: Path = ROOT / "lib") -> dict:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def _time(cmd, env) -> float:
+def _time(cmd, env) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of ``cmd`` and every descendant it reaped (the kernel)."""
     t = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=ROOT)
-    return time.perf_counter() - t
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode}")
+    return time.perf_counter() - t, ru.ru_utime + ru.ru_stime
 
 
-def _summary(times: list[float], bare: float) -> dict:
-    med = statistics.median(times)
-    return {"median_seconds": round(med, 3), "all_seconds": [round(t, 3) for t in times],
-            "overhead_seconds": round(med - bare, 3), "ratio_to_bare": round(med / bare, 2)}
+def _summary(times: list, bare: tuple) -> dict:
+    wall, cpu = [t for t, _ in times], [c for _, c in times]
+    med, cmed = statistics.median(wall), statistics.median(cpu)
+    return {"median_seconds": round(med, 3), "all_seconds": [round(t, 3) for t in wall],
+            "overhead_seconds": round(med - bare[0], 3), "ratio_to_bare": round(med / bare[0], 2),
+            "median_cpu_seconds": round(cmed, 3), "cpu_overhead_seconds": round(cmed - bare[1], 3),
+            "cpu_ratio_to_bare": round(cmed / bare[1], 2)}
 
 
 def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
@@ -113,13 +131,17 @@ def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
     for v, (extra, lib) in variants.items():
         proc = subprocess.run([py, "-c", WARM, str(FIXTURE), str(tmp / f"warm-{v}"), str(repeat)],
                               env=_env(extra, lib), check=True, capture_output=True, text=True, cwd=ROOT)
-        warm = json.loads(proc.stdout.strip().splitlines()[-1])
-        bare = statistics.median(times[v]["bare"])
-        out[v] = {"bare": {"median_seconds": round(bare, 3), "all_seconds": [round(t, 3) for t in times[v]["bare"]]},
+        warm_wall, warm_cpu = json.loads(proc.stdout.strip().splitlines()[-1])
+        warm = list(zip(warm_wall, warm_cpu))
+        bare = (statistics.median(t for t, _ in times[v]["bare"]), statistics.median(c for _, c in times[v]["bare"]))
+        out[v] = {"bare": {"median_seconds": round(bare[0], 3), "median_cpu_seconds": round(bare[1], 3),
+                           "all_seconds": [round(t, 3) for t, _ in times[v]["bare"]]},
                   "cli": _summary(times[v]["cli"], bare),
                   "warm_runner": _summary(warm, bare),
                   "simulated": extra is not None}
-        out[v]["meets_target"] = out[v]["warm_runner"]["overhead_seconds"] <= TARGET_OVERHEAD_S
+        # on a loaded machine wall time measures the load; CPU seconds are what a run costs on a free core
+        out[v]["meets_target_wall"] = out[v]["cli"]["overhead_seconds"] <= TARGET_OVERHEAD_S
+        out[v]["meets_target_cpu"] = out[v]["cli"]["cpu_overhead_seconds"] <= TARGET_OVERHEAD_S
     out["rfc3987_syntax_installed"] = installed
     return out
 

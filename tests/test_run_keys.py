@@ -254,3 +254,16 @@ def test_bad_audit_files_are_refused_before_a_kernel(tmp_path):
     np.save(bad, np.array(["a", "b"]))
     with pytest.raises(ParameterError, match="must hold numbers; its dtype is <U1"):
         resolve_parameters(spec, {"f_path": str(bad)})
+
+
+def test_run_key_is_pinned_and_independent_of_the_interpreter():
+    """A change of the key scheme orphans everybody's runs/: pin it (and PYTHONHASHSEED plays no part)."""
+    code = ("from pathlib import Path; from allornone.reruns.run import NotebookSpec, run_key; "
+            "s = NotebookSpec(path=Path('x.ipynb'), defaults={'a': 1, 'out_dir': None}, validate_source='', "
+            "source_hash='0' * 64); print(run_key(s, {'a': 1}), run_key(s, {'a': 2}))")
+    a, b = (subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join(sys.path)}
+                           ).stdout.split() for seed in ("1", "2"))
+    assert a == b
+    assert a[0] != a[1]
+    assert a[0] == "abd6549177"
