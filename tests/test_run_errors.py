@@ -190,8 +190,11 @@ def test_ctrl_c_on_a_sweep_prints_no_tracebacks(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in out + err and "zmq" not in (out + err).lower()
-    assert [ln for ln in err.splitlines() if ln.strip()] == [
-        "interrupted: rerun the same command to resume (finished runs are skipped)"], err
+    [line] = [ln for ln in err.splitlines() if ln.strip()]
+    assert line.startswith("interrupted: 0 done, 0 failed, 2 not finished; table ") and line.endswith(
+        "; rerun the same command to resume (finished runs are skipped)"), err
+    assert [ln for ln in out.splitlines() if ln.strip()] == [
+        "sweep_fixture: 2 runs, 0 already complete, 2 to run on 2 worker process(es)"], out
     _no_half_written(runs)
 
 

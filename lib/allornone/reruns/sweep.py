@@ -741,19 +741,22 @@ def main(argv=None) -> int:
     rows = collect_table(spec, runs, runs_dir=args.runs_dir)
     table = write_table(rows, args.table or base / "sweep.csv")
     plot = summary_plot(rows, args.plot or base / "sweep.png", param_names=[k for k in spec.defaults if k not in RESERVED],
-                        grid_names=list(grid), x=args.plot_x, y=args.plot_y)
+                        grid_names=list(grid), x=args.plot_x, y=args.plot_y,
+                        log=print if completed else (lambda *_: None))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "interrupted", "missing")}
-    print(f"{spec.name}: {counts['done']} done, {counts['failed']} failed"
-          + (f", {counts['interrupted'] + counts['missing']} not finished" if not completed else "")
-          + f"; table {table}" + (f"; plot {plot}" if plot else ""))
+    summary = (f"{counts['done']} done, {counts['failed']} failed"
+               + (f", {counts['interrupted'] + counts['missing']} not finished" if not completed else "")
+               + f"; table {table}" + (f"; plot {plot}" if plot else ""))
+    if not completed:  # one line after Ctrl-C
+        print(f"interrupted: {summary}; rerun the same command to resume (finished runs are skipped)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{spec.name}: {summary}")
     messages = {run.hash: run.message for run in runs or []}
     for r in rows:
         if r["status"] == "failed":
             print(f"  failed {r['hash']}: " + (f"traceback in {r['error_file']}" if r["error_file"]
                                                else messages.get(r["hash"], "")))
-    if not completed:
-        print("interrupted: rerun the same command to resume (finished runs are skipped)", file=sys.stderr)
-        return EXIT_INTERRUPTED
     return EXIT_FAILED_RUNS if counts["failed"] else EXIT_OK
 
 
