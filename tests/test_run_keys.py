@@ -173,6 +173,9 @@ def test_memory_bound_is_derived_and_the_estimate_is_in_the_message(monkeypatch)
     with pytest.raises(ValueError, match=r"needs about 80.0 GB of memory \(80 B per unit\); this machine has 16.0 GB"):
         check("n_models", 10**9, int, min=2, bytes_each=80)
     assert check("seed", 10**12, int, min=0) == 10**12      # a seed is not a count
+    assert check("data_seed", 10**12, int, min=0) == 10**12
+    with pytest.raises(ValueError, match="n_seeds = 3000000000 needs about"):  # ... but a number of seeds is
+        check("n_seeds", 3 * 10**9, int, min=1)
     assert check("n", 10**12, int, max=10**13) == 10**12     # an explicit max replaces the estimate
 
 

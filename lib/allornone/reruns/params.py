@@ -35,7 +35,7 @@ from pathlib import Path
 __all__ = ["check", "inspect_file", "memory_limit", "format_bytes"]
 
 _NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list", type(None): "None"}
-_SEED = re.compile(r"(^|_)seeds?$")
+_SEED = re.compile(r"^seeds?$|_seed$")  # a seed, not a count (n_seeds is a count)
 
 
 def _matches(value, kind) -> bool:
