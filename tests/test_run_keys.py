@@ -270,3 +270,16 @@ def test_run_key_is_pinned_and_independent_of_the_interpreter():
     assert a == b
     assert a[0] != a[1]
     assert a[0] == "abd6549177"
+
+
+def test_check_can_declare_a_file_kind(tmp_path):
+    f = tmp_path / "F.npy"
+    np.save(f, np.ones((2, 2)))
+    assert check("f_path", str(f), str, file="npy") == str(f)
+    with pytest.raises(ValueError, match="is not a directory"):
+        check("words_dir", str(f), str, file="dir")
+    with pytest.raises(ValueError, match="does not exist"):
+        check("f_path", str(tmp_path / "no.npy"), str, file="npy")
+    assert check("f_path", None, str, allow_none=True, file="npy") is None
+    with pytest.raises(ValueError, match="file kind must be"):
+        check("f_path", str(f), str, file="csv")
