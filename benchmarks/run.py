@@ -9,7 +9,9 @@ the load average before and after is recorded next to the numbers):
   comes from the jupyter-cache);
 * ``papermill_overhead``: one ``allornone.run`` of a notebook that does nothing
   (the test fixture) and of ``01_next_token_predictors`` at trivial parameters:
-  kernel start, execution and shutdown, median of ``--repeat`` runs;
+  kernel start, execution and shutdown, median of ``--repeat`` runs; the
+  fixture also side by side with its cells in one bare Python process
+  (overhead in seconds and ratio; more in ``benchmarks/reruns.py``);
 * ``sweep``: the same sweep (``--sweep-runs`` seeds of ``01_next_token_predictors``)
   with 1 and with 2 worker processes: runs/s and the speed-up (target >= 1.6 on 2 cores);
 * ``trainer``: ``allornone.train.train`` on a fixed small latent-concept problem, steps/s.
@@ -86,6 +88,13 @@ def bench_book(tmp: Path) -> dict:
 
 
 def bench_papermill(tmp: Path, repeat: int) -> dict:
+    """Each run through ``run_notebook`` (a warm runner: papermill already
+    imported after the first) side by side with the trivial notebook's code
+    cells in one fresh Python process (``bare``); benchmarks/reruns.py has the
+    fuller comparison (the command line, with and without rfc3987-syntax)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from reruns import BARE
+
     from allornone.reruns.run import run_notebook
 
     cases = {
@@ -93,14 +102,24 @@ def bench_papermill(tmp: Path, repeat: int) -> dict:
         "01_next_token_predictors_small_params": ("01_next_token_predictors",
                                                   {"n_contexts": 7, "n_tokens": 5, "dim": 2}),
     }
+    run_notebook(FIXTURE, {}, runs_dir=tmp / "pm", force=True, log=lambda *_: None)  # warm-up: imports
     res = {}
+    bare = []
     for name, (nb, params) in cases.items():
         times = []
         for i in range(repeat):
             secs, _ = _timed(lambda: run_notebook(nb, params, runs_dir=tmp / "pm", force=True, log=lambda *_: None))
             times.append(secs)
+            if name == "trivial_notebook":  # interleaved with the runs
+                secs, _ = _timed(lambda: subprocess.run([sys.executable, "-c", BARE, str(FIXTURE), str(tmp / "bare")],
+                                                        check=True, capture_output=True, cwd=ROOT))
+                bare.append(secs)
         res[name] = {"median_seconds": round(statistics.median(times), 3),
                      "all_seconds": [round(t, 3) for t in times]}
+    b = statistics.median(bare)
+    res["trivial_notebook"].update(bare_median_seconds=round(b, 3),
+                                   overhead_seconds=round(res["trivial_notebook"]["median_seconds"] - b, 3),
+                                   ratio_to_bare=round(res["trivial_notebook"]["median_seconds"] / b, 2))
     return res
 
 

@@ -21,6 +21,7 @@ from allornone.reruns.run import (
     parameter_hash,
     read_spec,
     resolve_parameters,
+    run_dir_for,
     run_notebook,
 )
 
@@ -182,11 +183,15 @@ def test_clean_stale_removes_only_dead_local_tmp_dirs(tmp_path):
 def test_real_run_and_real_failure(tmp_path, capsys):
     """One real papermill run of the fixture succeeds, one fails on purpose (exit 1)."""
     assert main([str(FIXTURE), "-p", "x", "3", "--runs-dir", str(tmp_path)]) == 0
-    d = tmp_path / "sweep_fixture" / parameter_hash(resolve_parameters(read_spec(FIXTURE), {"x": 3}))
+    spec = read_spec(FIXTURE)
+    d = run_dir_for(spec, resolve_parameters(spec, {"x": 3}), tmp_path)
     assert json.loads((d / "results.json").read_text())["results"]["y"] == 9.0
+    capsys.readouterr()
     assert main([str(FIXTURE), "-p", "fail", "True", "--runs-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     failed = next((tmp_path / "sweep_fixture").glob("*.failed"))
     assert str(failed / "error.txt") in err
+    # the kernel's own error line reaches the console, not just the file name
+    assert "RuntimeError: failing on purpose (x=1.0)" in err
     assert "failing on purpose" in (failed / "error.txt").read_text()
     assert not list((tmp_path / "sweep_fixture").glob(".tmp-*"))

@@ -245,3 +245,28 @@ def test_dask_local_cluster(tmp_path):
     assert sorted(float(r["y"]) for r in rows) == [4.0, 25.0]
     assert len(_runs(tmp_path)) == 2
     _assert_no_half_written(tmp_path)
+
+
+# --------------------------------------------------------------------------- default plot
+
+
+def test_default_plot_metric_varies_beyond_rounding_error(tmp_path):
+    from allornone.reruns.sweep import default_metric, summary_plot
+
+    # what the README's sweep of 01 gives: a distance at rounding level comes first by name
+    rows = [{"hash": str(s), "status": "done", "seed": s, "dim": d, "a_max_prob_difference": 1e-16 * (1 + s),
+             "k": d, "shift_logit_change": 0.5 + 0.1 * s + d}
+            for s in range(3) for d in (2, 3)]
+    numeric = ["a_max_prob_difference", "k", "shift_logit_change"]
+    assert default_metric(rows, numeric) == "k"  # varies most relative to its size (2..3 vs 2.5..3.7)
+    assert default_metric(rows, ["a_max_prob_difference", "shift_logit_change"]) == "shift_logit_change"
+    logs = []
+    assert summary_plot(rows, tmp_path / "p.png", param_names=["seed", "dim"], grid_names=["seed", "dim"],
+                        log=logs.append) == tmp_path / "p.png"
+    assert logs[0].startswith("summary plot: k against dim (other results: a_max_prob_difference, shift_logit_change")
+    # nothing varies beyond rounding error: no plot, and the log asks for --plot-y
+    flat = [{**r, "k": 4, "shift_logit_change": 1.0} for r in rows]
+    logs.clear()
+    assert summary_plot(flat, tmp_path / "q.png", param_names=["seed", "dim"], grid_names=["seed", "dim"],
+                        log=logs.append) is None
+    assert "choose one with --plot-y" in logs[0] and not (tmp_path / "q.png").exists()

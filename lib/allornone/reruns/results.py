@@ -45,12 +45,28 @@ def to_jsonable(value):
     raise ValueError(f"cannot record a value of type {type(value).__name__} in results.json")
 
 
+def _umask() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no procfs: read it the classic way (not thread-safe, hence the fallback)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path, data) -> Path:
-    """Write ``data`` as JSON to ``path`` via a temporary file and a rename."""
+    """Write ``data`` as JSON to ``path`` via a temporary file and a rename.
+    The file gets the permissions an ordinary ``open`` would give it (0666
+    minus the umask; ``mkstemp``'s 0600 would hide it from the group, e.g. the
+    other users of a shared Dask filesystem)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=True)
             fh.write("\n")

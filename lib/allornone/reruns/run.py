@@ -4,16 +4,24 @@
 
     python -m allornone.run 05_identifiability_theorem -p n_models 500 -p seed 3
 
-executes the notebook with papermill into ``runs/<notebook>/<hash>/`` (the
+executes the notebook with papermill into ``runs/<notebook>/<key>/`` (the
 executed notebook, ``params.json`` and the ``results.json`` the notebook
-writes), where ``<hash>`` is a short hash of the complete parameter set. The
-run is written into a temporary directory and renamed into place only when it
-succeeded, so ``runs/`` never holds a half-written run; a finished run is not
-executed again unless ``--force`` is given.
+writes). ``<key>`` (:func:`run_key`) is a short hash of everything that
+determines the result: the complete parameter set, the content of every input
+file a parameter names (:func:`file_parameters`) and the notebook's code
+(:func:`notebook_source_hash`). Overwrite an input file or edit a code cell and
+the same command makes a new run; ``--force`` reruns an unchanged key. The run
+is written into a temporary directory and renamed into place only when it
+succeeded, so ``runs/`` never holds a half-written run.
 
 Parameter names, types and values are checked before any kernel starts: names
-against the notebook's ``parameters`` cell, types against its defaults, values
-by executing its ``validate-parameters`` cell.
+against the notebook's ``parameters`` cell, types against its defaults (list
+elements against the default's elements; ``None`` only where the default is
+``None``), values by executing its ``validate-parameters`` cell, and input
+files by opening them (``.npy``: shape and dtype from the header). Relative
+paths, of ``--runs-dir`` and of file parameters given on the command line,
+resolve against the caller's current directory; a file parameter left at its
+default resolves against the notebook's folder, as in the book.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import ast
 import hashlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -38,6 +47,10 @@ __all__ = [
     "read_spec",
     "resolve_parameters",
     "parameter_hash",
+    "file_parameters",
+    "notebook_source_hash",
+    "input_hashes",
+    "run_key",
     "run_dir_for",
     "is_complete",
     "clean_stale",
@@ -70,6 +83,7 @@ class NotebookSpec:
     path: Path
     defaults: dict
     validate_source: str
+    source_hash: str = ""
 
     @property
     def name(self) -> str:
@@ -86,20 +100,31 @@ def repo_root() -> Path:
 
 def find_notebook(name) -> Path:
     """Resolve ``name`` (a path, a file name or a stem like ``05_identifiability_theorem``)."""
-    p = Path(name)
-    if p.suffix == ".ipynb" and p.exists():
-        return p.resolve()
+    text = str(name)
+    if not text or "\0" in text:
+        raise ParameterError(f"no notebook {text!r}")
+    if any(len(part.encode()) > 255 for part in Path(text).parts):
+        raise ParameterError(f"no notebook named {text[:40]!r}... ({len(text)} characters: longer than a file name can be)")
     nb_dir = repo_root() / "notebooks"
-    stem = p.stem if p.suffix == ".ipynb" else p.name
-    candidate = nb_dir / f"{stem}.ipynb"
-    if candidate.exists():
-        return candidate
-    available = sorted(q.stem for q in nb_dir.glob("*.ipynb"))
-    raise ParameterError(f"no notebook {name!r}; available: {', '.join(available)}")
+    try:
+        p = Path(text).expanduser()
+        if p.suffix == ".ipynb" and p.exists():
+            if not p.is_file():
+                raise ParameterError(f"notebook {text} is not a file")
+            return p.resolve()
+        stem = p.stem if p.suffix == ".ipynb" else p.name
+        candidate = nb_dir / f"{stem}.ipynb"
+        if candidate.is_file():
+            return candidate
+        available = sorted(q.stem for q in nb_dir.glob("*.ipynb"))
+    except OSError as exc:
+        raise ParameterError(f"cannot look up notebook {text!r}: {exc.strerror or exc}") from None
+    raise ParameterError(f"no notebook {text!r}; available: {', '.join(available)}")
 
 
 def _cells_with_tag(nb: dict, tag: str) -> list:
-    return [c for c in nb.get("cells", []) if tag in c.get("metadata", {}).get("tags", [])]
+    return [c for c in nb.get("cells", []) if isinstance(c, dict)
+            and tag in ((c.get("metadata") or {}).get("tags") or [])]
 
 
 def _source(cell) -> str:
@@ -126,31 +151,59 @@ def parse_parameters_cell(source: str) -> dict:
     return defaults
 
 
+def notebook_source_hash(nb: dict) -> str:
+    """SHA-256 of a notebook's code: the source of its code cells, in order.
+    Outputs, metadata and Markdown do not count (they do not change a result)."""
+    h = hashlib.sha256()
+    for cell in nb.get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            src = _source(cell).encode()
+            h.update(len(src).to_bytes(8, "little") + src)
+    return h.hexdigest()
+
+
 def read_spec(path) -> NotebookSpec:
-    """Read a notebook's parameter defaults and its validation cell."""
+    """Read a notebook's parameter defaults, its validation cell and its code hash."""
     path = Path(path)
-    nb = json.loads(path.read_text())
+    try:
+        nb = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{path.name} is not a notebook (not valid JSON: {exc})") from None
+    except OSError as exc:
+        raise ParameterError(f"cannot read notebook {path}: {exc.strerror or exc}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ParameterError(f"{path.name} is not a notebook (no list of cells)")
     params = _cells_with_tag(nb, "parameters")
     if len(params) != 1:
         raise ParameterError(f"{path.name} must have exactly one cell tagged 'parameters'; found {len(params)}")
     validate = _cells_with_tag(nb, "validate-parameters")
+    try:
+        defaults = parse_parameters_cell(_source(params[0]))
+    except SyntaxError as exc:
+        raise ParameterError(f"{path.name}: the parameters cell is not valid Python ({exc.msg}, line {exc.lineno})") from None
     return NotebookSpec(
         path=path,
-        defaults=parse_parameters_cell(_source(params[0])),
+        defaults=defaults,
         validate_source="\n".join(_source(c) for c in validate),
+        source_hash=notebook_source_hash(nb),
     )
 
 
 def _coerce(name: str, raw, default):
-    """Parse a command-line value and match it to the type of the default."""
+    """Parse a command-line value and match it to the type of the default
+    (a list's elements to the type of the default's elements)."""
     value = raw
     if isinstance(raw, str):
         try:
             value = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
             value = raw
-    if default is None or value is None:
+            if isinstance(default, float) and raw.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
+                value = float(raw)
+    if default is None:
         return value
+    if value is None:
+        raise ParameterError(f"parameter {name} does not accept None (default {default!r})")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -159,11 +212,18 @@ def _coerce(name: str, raw, default):
             return value
     elif isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            value = float(value)
+            if not math.isfinite(value):
+                raise ParameterError(f"parameter {name} must be a finite number; got {raw!r}")
+            return value
     elif isinstance(default, str):
         return raw if isinstance(raw, str) else str(value)
     elif isinstance(default, (list, tuple)):
         if isinstance(value, (list, tuple)):
+            kinds = {type(v) for v in default}
+            if len(kinds) == 1 and (kinds & {bool, int, float, str}):
+                item = next(iter(kinds))
+                return [_coerce(f"{name}[{i}]", v, item()) for i, v in enumerate(value)]
             return list(value)
     else:
         return value
@@ -172,9 +232,33 @@ def _coerce(name: str, raw, default):
     )
 
 
-def resolve_parameters(spec: NotebookSpec, overrides: dict) -> dict:
-    """Defaults updated by ``overrides``; unknown names, wrong types and
-    values refused by the notebook's validation cell raise :class:`ParameterError`."""
+FILE_SUFFIXES = ("_path", "_file", "_dir")
+
+
+def file_parameters(spec: NotebookSpec) -> list[str]:
+    """The parameters that name an input file or folder: by convention, every
+    parameter whose name ends in ``_path`` or ``_file`` (a file; ``.npy`` files
+    have their header checked) or ``_dir`` (a folder: all its files count),
+    except the runner's ``out_dir``. Their content is part of the run key."""
+    return [k for k in spec.defaults if k not in RESERVED and k.endswith(FILE_SUFFIXES)]
+
+
+def _file_kind(name: str, value: str) -> str:
+    if name.endswith("_dir"):
+        return "dir"
+    return "npy" if str(value).endswith(".npy") else "file"
+
+
+def resolve_parameters(spec: NotebookSpec, overrides: dict, *, cwd=None) -> dict:
+    """Defaults updated by ``overrides``; unknown names, wrong types, values
+    refused by the notebook's validation cell and unreadable input files raise
+    :class:`ParameterError`.
+
+    File parameters (:func:`file_parameters`) come back as absolute paths: a
+    value given in ``overrides`` resolves against ``cwd`` (default: the current
+    directory), a default against the notebook's folder."""
+    from .params import inspect_file
+
     unknown = sorted(set(overrides) - set(spec.defaults) - set(RESERVED))
     if unknown:
         valid = ", ".join(k for k in spec.defaults if k not in RESERVED)
@@ -184,24 +268,99 @@ def resolve_parameters(spec: NotebookSpec, overrides: dict) -> dict:
         if k in RESERVED:
             raise ParameterError(f"{k} is set by the runner; do not pass it")
         params[k] = _coerce(k, v, spec.defaults[k])
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    for k in file_parameters(spec):
+        v = params[k]
+        if isinstance(v, str) and v:
+            p = Path(v).expanduser()
+            if not p.is_absolute():
+                p = (base if k in overrides else spec.path.parent) / p
+            params[k] = os.path.normpath(str(p.absolute()))
     if spec.validate_source:
         namespace = {**params, "out_dir": None}
         try:
             exec(compile(spec.validate_source, f"<{spec.name}: validate-parameters>", "exec"), namespace)
+        except (ValueError, TypeError, OverflowError, MemoryError) as exc:
+            raise ParameterError(f"{spec.name}: {exc}") from None
+    for k in file_parameters(spec):
+        v = params[k]
+        if v is None or v == "":
+            continue
+        try:
+            inspect_file(k, v, _file_kind(k, v))
         except ValueError as exc:
             raise ParameterError(f"{spec.name}: {exc}") from None
     return params
 
 
 def parameter_hash(params: dict) -> str:
-    """Short stable hash of a parameter set (the run directory's name)."""
+    """Short stable hash of a parameter set."""
     blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+_FILE_HASHES: dict = {}
+
+
+def _file_sha256(p: Path) -> str:
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _FILE_HASHES:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _FILE_HASHES[key] = h.hexdigest()
+    return _FILE_HASHES[key]
+
+
+def input_hashes(spec: NotebookSpec, params: dict) -> dict:
+    """``{parameter: sha256}`` of the content of every input file a parameter
+    names; for a folder, of its files' relative names and contents."""
+    out = {}
+    for k in file_parameters(spec):
+        v = params.get(k)
+        if not isinstance(v, str) or not v:
+            continue
+        p = Path(v)
+        try:
+            if p.is_dir():
+                h = hashlib.sha256()
+                for f in sorted(q for q in p.rglob("*") if q.is_file()):
+                    h.update(str(f.relative_to(p)).encode() + b"\0" + _file_sha256(f).encode())
+                out[k] = h.hexdigest()
+            elif p.is_file():
+                out[k] = _file_sha256(p)
+        except OSError as exc:
+            raise ParameterError(f"{spec.name}: cannot read {k} {p}: {exc.strerror or exc}") from None
+    return out
+
+
+def run_key(spec: NotebookSpec, params: dict) -> str:
+    """The run directory's name: a short hash of the parameters, the input
+    files' contents (:func:`input_hashes`) and the notebook's code."""
+    blob = json.dumps({"parameters": params, "inputs": input_hashes(spec, params), "notebook": spec.source_hash},
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def resolve_runs_dir(runs_dir=None) -> Path:
+    """``--runs-dir`` as an absolute path (relative to the current directory;
+    default ``runs/`` at the project root); a path naming a file is refused."""
+    try:
+        d = (Path(runs_dir).expanduser() if runs_dir else repo_root() / "runs").absolute()
+        for q in [d, *d.parents]:
+            if q.exists():
+                if not q.is_dir():
+                    raise ParameterError(f"--runs-dir {runs_dir or d}: {q} is a file, not a directory")
+                break
+    except OSError as exc:
+        raise ParameterError(f"--runs-dir {runs_dir}: {exc.strerror or exc}") from None
+    return Path(os.path.normpath(d))
+
+
 def run_dir_for(spec: NotebookSpec, params: dict, runs_dir=None) -> Path:
-    runs_dir = Path(runs_dir) if runs_dir else repo_root() / "runs"
-    return runs_dir / spec.name / parameter_hash(params)
+    return resolve_runs_dir(runs_dir) / spec.name / run_key(spec, params)
 
 
 def is_complete(run_dir: Path) -> bool:
@@ -264,48 +423,133 @@ def clean_stale(notebook_runs_dir) -> list:
     return removed
 
 
+def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = None):
+    """A kernel manager class whose kernels talk over local Unix sockets in
+    ``sock_dir`` (the ipc transport) instead of TCP on 127.0.0.1: nothing
+    listens on the network, and ipykernel does not warn that TCP is
+    unencrypted. The kernel process's own stdout/stderr (its log, not the
+    cells' output, which papermill records in the notebook) go to ``log_file``;
+    the pid of every kernel started is appended to ``launched``."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            return os.path.join(sock_dir, "k")
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if log_file is not None:
+                kw.setdefault("stdout", log_file)
+                kw.setdefault("stderr", log_file)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            proc = getattr(self.provisioner, "process", None)
+            if launched is not None and proc is not None:
+                launched.append(proc.pid)
+
+    return IPCKernelManager
+
+
+def _kill_kernels(pids: list):
+    """Kill kernels left running by an interrupted run (each leads its own
+    session, so its process group is its pid)."""
+    import signal
+
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def _kernel_error_line(exc: BaseException) -> str:
+    """The last line of a kernel-side error (``ValueError: ...``), or of any other exception."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        lines = [ln for ln in str(evalue or "").splitlines() if ln.strip()]
+        return f"{ename}: {lines[-1].strip()}" if lines else str(ename)
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[-1].strip()}" if lines else type(exc).__name__
+
+
+def _interrupted(exc: BaseException) -> bool:
+    return isinstance(exc, KeyboardInterrupt) or getattr(exc, "ename", None) == "KeyboardInterrupt"
+
+
 def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, force: bool = False,
                  progress_bar: bool = False, log=print) -> Path:
     """Execute one notebook with papermill; return its run directory.
 
     Raises :class:`ParameterError` before any compute for bad parameters and
     :class:`RunFailed` (a ``RuntimeError`` whose ``failed_dir`` holds the saved
-    traceback ``error.txt``) if the notebook fails. On ``KeyboardInterrupt`` the
-    partial run is moved to ``<hash>.failed`` too and the interrupt re-raised,
-    so an interrupted run is never taken for a complete one.
+    traceback ``error.txt``; its message ends with the error's last line) if the
+    notebook fails. On ``KeyboardInterrupt`` (also when the kernel was the one
+    interrupted) the partial run is moved to ``<key>.failed`` too and
+    ``KeyboardInterrupt`` is raised, so an interrupted run is never taken for a
+    complete one.
     """
+    import tempfile
+
     spec = read_spec(find_notebook(notebook))
     params = resolve_parameters(spec, dict(overrides or {}))
     final = run_dir_for(spec, params, runs_dir)
     if is_complete(final) and not force:
         log(f"{spec.name}: already complete in {final} (use --force to rerun)")
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"--runs-dir {runs_dir}: cannot create {final.parent}: {exc.strerror or exc}") from None
     clean_stale(final.parent)
     tmp = final.parent / _tmp_name(final)
     tmp.mkdir()
-    import papermill as pm  # imported here: it is slow to import
-
+    record = {"notebook": spec.name, "parameters": params, "inputs": input_hashes(spec, params),
+              "notebook_source_sha256": spec.source_hash}
     started = time.time()
+    sock_dir, kernels = None, []
+    kernel_log = open(tmp / "kernel.log", "wb")
     try:
+        import papermill as pm  # imported here: it is slow to import
+
+        sock_dir = tempfile.mkdtemp(prefix="aon-kernel-")
         pm.execute_notebook(
             str(spec.path), str(tmp / "notebook.ipynb"),
             parameters={**params, "out_dir": str(tmp)},
             kernel_name="python3", progress_bar=progress_bar, cwd=str(spec.path.parent),
+            kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels),
         )
         if not (tmp / "results.json").exists():
             raise RuntimeError(f"{spec.name} finished but wrote no results.json (does it call Results.save()?)")
     except BaseException as exc:
+        _kill_kernels(kernels)
         failed = final.parent / f"{final.name}.failed"
         shutil.rmtree(failed, ignore_errors=True)
         (tmp / "error.txt").write_text("".join(traceback.format_exception(exc)))
-        (tmp / "params.json").write_text(
-            json.dumps({"notebook": spec.name, "parameters": params}, indent=2, sort_keys=True) + "\n")
+        (tmp / "params.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, failed)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        if _interrupted(exc):
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise KeyboardInterrupt from exc
+        if isinstance(exc, SystemExit):
             raise
-        raise RunFailed(f"{spec.name} failed; traceback in {failed / 'error.txt'}", failed) from exc
-    (tmp / "params.json").write_text(json.dumps({"notebook": spec.name, "parameters": params}, indent=2, sort_keys=True) + "\n")
+        raise RunFailed(f"{spec.name} failed: {_kernel_error_line(exc)} (traceback in {failed / 'error.txt'})",
+                        failed) from exc
+    finally:
+        kernel_log.close()
+        if sock_dir:
+            shutil.rmtree(sock_dir, ignore_errors=True)
+    (tmp / "params.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    if (tmp / "kernel.log").stat().st_size == 0:
+        (tmp / "kernel.log").unlink()
     failed = final.parent / f"{final.name}.failed"
     if failed.exists():  # an earlier attempt failed; this one succeeded
         shutil.rmtree(failed, ignore_errors=True)
@@ -353,7 +597,22 @@ def main(argv=None) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: the run did not complete (its partial output is kept as <key>.failed/)",
+              file=sys.stderr, flush=True)
+        _quiet_stderr()
+        return 130
     return 0
+
+
+def _quiet_stderr():
+    """After Ctrl-C, silence whatever dying kernels and event loops would still print."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:  # pragma: no cover
+        pass
 
 
 if __name__ == "__main__":

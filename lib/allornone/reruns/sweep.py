@@ -43,10 +43,10 @@ from allornone.reruns.run import (
     clean_stale,
     find_notebook,
     is_complete,
-    parameter_hash,
     read_spec,
-    repo_root,
     resolve_parameters,
+    resolve_runs_dir,
+    run_key,
     run_notebook,
 )
 
@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_PARAMETERS, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_RUNS = 100_000  # a larger grid is refused before it is expanded
 
 
 # --------------------------------------------------------------------------- grid
@@ -117,7 +118,13 @@ def parse_grid_items(items) -> dict:
         m = _RANGE.match(values.strip())
         if m:
             args = [int(a) for a in m.groups() if a is not None]
-            vals = [str(v) for v in range(*args)]
+            try:
+                r = range(*args)
+            except ValueError as exc:
+                raise ParameterError(f"grid entry {item!r}: {exc}") from None
+            if len(r) > MAX_RUNS:
+                raise ParameterError(f"grid entry {item!r} has {len(r)} values; a sweep runs at most {MAX_RUNS}")
+            vals = [str(v) for v in r]
         else:
             vals = _split_top_level(values)
         if not vals or any(v == "" for v in vals):
@@ -133,9 +140,15 @@ def load_grid_file(path) -> dict:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ParameterError(f"grid file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ParameterError(f"grid file {path} is a directory, not a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"grid file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise ParameterError(f"grid file {path}: cannot read it: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ParameterError(f"grid file {path} is not valid YAML: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("grid"), dict):
@@ -154,8 +167,13 @@ def load_grid_file(path) -> dict:
 
 
 def expand_grid(grid: dict) -> list[dict]:
-    """Every combination of a grid, in order (the last name varies fastest)."""
+    """Every combination of a grid, in order (the last name varies fastest).
+    A grid of more than ``MAX_RUNS`` combinations is refused before expanding."""
     names = list(grid)
+    total = math.prod(len(grid[n]) for n in names)
+    if total > MAX_RUNS:
+        sizes = " x ".join(f"{len(grid[n])} {n}" for n in names)
+        raise ParameterError(f"the grid has {total} combinations ({sizes}); a sweep runs at most {MAX_RUNS}")
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
@@ -185,7 +203,7 @@ def plan_sweep(notebook, grid: dict, *, runs_dir=None, force: bool = False):
     spec = read_spec(find_notebook(notebook))
     if not grid:
         raise ParameterError("empty grid: give --grid name=v1,v2 ... or --grid-file")
-    runs_dir = (Path(runs_dir) if runs_dir else repo_root() / "runs").resolve()
+    runs_dir = resolve_runs_dir(runs_dir)
     errors: dict = {}
     runs, seen = [], set()
     combos = expand_grid(grid)
@@ -195,7 +213,7 @@ def plan_sweep(notebook, grid: dict, *, runs_dir=None, force: bool = False):
         except ParameterError as exc:
             errors.setdefault(str(exc), []).append(combo)
             continue
-        h = parameter_hash(params)
+        h = run_key(spec, params)
         if h in seen:
             continue
         seen.add(h)
@@ -217,32 +235,72 @@ _BUSY = False
 _IN_POOL_WORKER = False
 
 
-def _worker_init():
-    """Worker processes ignore Ctrl-C (the parent decides) and turn SIGTERM
-    into KeyboardInterrupt while a notebook runs, so the runner moves the
-    partial run aside (``<hash>.failed``) and shuts its kernel down."""
+def _die_with_parent(parent_pid: int):
+    """Ask Linux to send this process SIGTERM when its parent (the sweep) dies,
+    so a ``kill -9`` of the sweep does not leave workers running."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watcher thread below still works
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    import threading
+
+    def watch():  # also covers a worker whose parent is a thread that exits (prctl is per thread)
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _worker_init(parent_pid: int | None = None):
+    """Worker processes ignore Ctrl-C (the parent decides), die with their
+    sweep, and turn SIGTERM into KeyboardInterrupt while a notebook runs, so the
+    runner moves the partial run aside (``<key>.failed``) and shuts its kernel
+    down; their console output is silenced from then on (the parent reports)."""
     global _IN_POOL_WORKER
     _IN_POOL_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def _term(signum, frame):
+        _silence()
         if _BUSY:
             raise KeyboardInterrupt
         os._exit(0)
 
     signal.signal(signal.SIGTERM, _term)
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
+
+
+def _silence():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:  # pragma: no cover
+        pass
 
 
 def _run_one(notebook_path: str, params: dict, runs_dir: str, force: bool) -> dict:
     """Execute one run (in a worker process); never raises for a failing notebook."""
     global _BUSY
     started = time.time()
-    out = {"hash": parameter_hash(params), "status": "done", "error_file": None, "message": ""}
+    out = {"hash": None, "status": "done", "error_file": None, "message": ""}
     _BUSY = True
     try:
-        run_notebook(notebook_path, params, runs_dir=runs_dir, force=force, log=lambda *_: None)
+        out["hash"] = run_notebook(notebook_path, params, runs_dir=runs_dir, force=force, log=lambda *_: None).name
     except RunFailed as exc:
         out.update(status="failed", error_file=str(exc.error_file), message=_last_line(exc.error_file))
+    except ParameterError as exc:  # e.g. an input file removed or made unreadable since the sweep was planned
+        out.update(status="failed", message=f"refused before its kernel started: {exc}")
     except KeyboardInterrupt:
         out.update(status="interrupted")
         if _IN_POOL_WORKER:
@@ -271,9 +329,10 @@ def _report(bar, run: PlannedRun, result: dict, log):
     run.status = result["status"]
     run.seconds = result.get("seconds", float("nan"))
     if result["status"] == "failed":
-        run.error_file = Path(result["error_file"])
+        run.error_file = Path(result["error_file"]) if result["error_file"] else None
         run.message = result["message"]
-        bar.write(f"FAILED {run.hash} ({_fmt(run.params)}): {run.message}\n       traceback: {run.error_file}")
+        bar.write(f"FAILED {run.hash} ({_fmt(run.params)}): {run.message}"
+                  + (f"\n       traceback: {run.error_file}" if run.error_file else ""))
 
 
 def _fmt(params: dict) -> str:
@@ -286,7 +345,8 @@ def _run_local(spec, todo, runs_dir, workers, force, progress, log) -> bool:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))
     bar = _progress(len(todo), progress)
     pending = {}
     queue = list(todo)
@@ -305,7 +365,6 @@ def _run_local(spec, todo, runs_dir, workers, force, progress, log) -> bool:
         pool.shutdown(wait=True)
         return True
     except KeyboardInterrupt:
-        bar.write("interrupted: stopping the workers (finished runs are kept; rerun the same command to resume)")
         _stop_pool(pool)
         return False
     finally:
@@ -332,10 +391,38 @@ def _stop_pool(pool, timeout: float = 30.0):
         pass
 
 
+_ADDRESS = re.compile(r"^(?:(tcp|tls)://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})/?$")
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> str:
+    """Refuse a malformed Dask scheduler address, or one where nothing listens
+    (a TCP connect within ``timeout`` seconds), with a one-line
+    :class:`ParameterError`; return the address with its scheme."""
+    m = _ADDRESS.match(str(address).strip())
+    if not m or not 0 < int(m.group(3)) < 65536:
+        raise ParameterError(f"--dask-scheduler {address!r} is not an address like tcp://HOST:PORT")
+    scheme, host, port = m.group(1) or "tcp", m.group(2).strip("[]"), int(m.group(3))
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except socket.gaierror as exc:
+        raise ParameterError(f"--dask-scheduler {address}: unknown host {host!r} ({exc.strerror})") from None
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ParameterError(f"--dask-scheduler {address}: no scheduler reachable at {host}:{port} ({reason})") from None
+    return f"{scheme}://{m.group(2)}:{port}"
+
+
 def _run_dask(spec, todo, runs_dir, address, force, progress, log) -> bool:
     from distributed import Client, as_completed
 
-    client = Client(address, timeout="30s")
+    address = check_scheduler(address)
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ParameterError(f"--dask-scheduler {address}: cannot connect ({type(exc).__name__}: {exc})") from None
     bar = _progress(len(todo), progress)
     futures = {}
     try:
@@ -354,7 +441,6 @@ def _run_dask(spec, todo, runs_dir, address, force, progress, log) -> bool:
             bar.update(1)
         return True
     except KeyboardInterrupt:
-        bar.write("interrupted: cancelling the runs not yet started (finished runs are kept; rerun to resume)")
         client.cancel([f for f, _ in futures.values()])
         return False
     finally:
@@ -414,7 +500,7 @@ def collect_table(spec, runs=None, *, runs_dir=None) -> list[dict]:
     A result named like a parameter or a fixed column is prefixed ``result_``.
     """
     if runs is None:
-        base = (Path(runs_dir) if runs_dir else repo_root() / "runs") / spec.name
+        base = resolve_runs_dir(runs_dir) / spec.name
         runs = []
         for d in sorted(base.iterdir()) if base.is_dir() else []:
             if d.is_dir() and not d.name.startswith(".") and is_complete(d):
@@ -472,15 +558,34 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def default_metric(done: list[dict], numeric: list[str], rtol: float = 1e-9):
+    """The result to plot by default: the one that varies most across the runs
+    relative to its size, ignoring results whose spread is at rounding-error
+    level (below ``rtol`` times the largest value and below ``rtol`` absolutely),
+    such as a distance that is 1e-15 in every run. None if nothing varies."""
+    best, best_score = None, 0.0
+    for k in numeric:
+        vals = [float(r[k]) for r in done]
+        spread = max(vals) - min(vals)
+        scale = max(abs(v) for v in vals)
+        if spread <= rtol * max(scale, 1.0):
+            continue
+        score = spread / scale
+        if score > best_score:
+            best, best_score = k, score
+    return best
+
+
 def summary_plot(rows: list[dict], path, *, param_names=(), grid_names=(), x=None, y=None, log=print) -> Path | None:
     """Plot result ``y`` against parameter ``x`` over the finished runs: one
     point per run, a line through the mean at each ``x``, one line per value of
     the other varying parameters (``seed`` is averaged over, not split).
 
     Defaults: ``x`` is the first grid parameter that is not ``seed`` and takes
-    several values (else ``seed``, else the first grid parameter); ``y`` is the
-    first numeric result (by name) that varies across runs. Returns the path,
-    or None if there is nothing to plot."""
+    several values (else ``seed``, else the first grid parameter); ``y`` is
+    :func:`default_metric`, the numeric result that varies most across the
+    runs beyond rounding error (if none does, the plot is skipped and the log
+    asks for ``--plot-y``). Returns the path, or None if there is nothing to plot."""
     done = [r for r in rows if r.get("status") == "done"]
     if not done:
         log("summary plot skipped: no finished runs")
@@ -492,7 +597,16 @@ def summary_plot(rows: list[dict], path, *, param_names=(), grid_names=(), x=Non
     not_results = {"hash", "status", "error_file", *param_names}
     numeric = sorted(k for k in done[0] if k not in not_results and all(_is_number(r.get(k)) for r in done))
     if y is None:
-        y = next((k for k in numeric if len({r[k] for r in done}) > 1), numeric[0] if numeric else None)
+        y = default_metric(done, numeric)
+        if y is None:
+            if numeric:
+                log("summary plot skipped: no result varies beyond rounding error across the runs; "
+                    f"choose one with --plot-y ({', '.join(numeric)})")
+                return None
+        else:
+            others = [k for k in numeric if k != y]
+            log(f"summary plot: {y} against {x}" + (f" (other results: {', '.join(others)}; --plot-y to choose)"
+                                                   if others else ""))
     if x is None or y is None:
         log("summary plot skipped: no parameter or no numeric result")
         return None
@@ -604,6 +718,8 @@ def main(argv=None) -> int:
         else:
             spec, planned = plan_sweep(args.notebook, grid, runs_dir=args.runs_dir, force=args.force)
             _check_outputs(args, spec)
+            if args.dask_scheduler:
+                check_scheduler(args.dask_scheduler)
             if args.dry_run:
                 for run in planned:
                     print(f"{run.hash}  {'complete' if run.complete else 'to run  '}  {_fmt(run.params)}")
@@ -621,21 +737,26 @@ def main(argv=None) -> int:
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    base = (Path(args.runs_dir) if args.runs_dir else repo_root() / "runs").resolve() / spec.name
+    base = resolve_runs_dir(args.runs_dir) / spec.name
     rows = collect_table(spec, runs, runs_dir=args.runs_dir)
     table = write_table(rows, args.table or base / "sweep.csv")
     plot = summary_plot(rows, args.plot or base / "sweep.png", param_names=[k for k in spec.defaults if k not in RESERVED],
-                        grid_names=list(grid), x=args.plot_x, y=args.plot_y)
+                        grid_names=list(grid), x=args.plot_x, y=args.plot_y,
+                        log=print if completed else (lambda *_: None))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "interrupted", "missing")}
-    print(f"{spec.name}: {counts['done']} done, {counts['failed']} failed"
-          + (f", {counts['interrupted'] + counts['missing']} not finished" if not completed else "")
-          + f"; table {table}" + (f"; plot {plot}" if plot else ""))
+    summary = (f"{counts['done']} done, {counts['failed']} failed"
+               + (f", {counts['interrupted'] + counts['missing']} not finished" if not completed else "")
+               + f"; table {table}" + (f"; plot {plot}" if plot else ""))
+    if not completed:  # one line after Ctrl-C
+        print(f"interrupted: {summary}; rerun the same command to resume (finished runs are skipped)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{spec.name}: {summary}")
+    messages = {run.hash: run.message for run in runs or []}
     for r in rows:
         if r["status"] == "failed":
-            print(f"  failed {r['hash']}: traceback in {r['error_file']}")
-    if not completed:
-        print("interrupted: rerun the same command to resume (finished runs are skipped)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+            print(f"  failed {r['hash']}: " + (f"traceback in {r['error_file']}" if r["error_file"]
+                                               else messages.get(r["hash"], "")))
     return EXIT_FAILED_RUNS if counts["failed"] else EXIT_OK
 
 
