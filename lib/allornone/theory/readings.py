@@ -182,8 +182,8 @@ def sin_angle(u, v) -> float:
     nu, nv = np.linalg.norm(u), np.linalg.norm(v)
     if nu == 0 or nv == 0:
         return 1.0
-    c = float(np.clip(abs(u @ v) / (nu * nv), 0.0, 1.0))
-    return float(np.sqrt(max(0.0, 1.0 - c * c)))
+    # the component of u orthogonal to v (accurate near 0, unlike sqrt(1 - cos²))
+    return float(min(1.0, np.linalg.norm(u - (u @ v) / nv**2 * v) / nu))
 
 
 # --- readings of the sourced statements ---------------------------------------------------------
