@@ -68,6 +68,18 @@ def intersection_dim(A, B, rtol: float = 1e-8) -> int:
     return int(n_cols - np.sum(s > rtol * max(s[0], 1.0)))
 
 
+def intersection_basis(A, B, rtol: float = 1e-8) -> np.ndarray:
+    """Orthonormal basis of ``span A ∩ span B``, from the null space of ``[Q_A, −Q_B]``."""
+    QA, QB = basis(A), basis(B)
+    if QA.shape[1] == 0 or QB.shape[1] == 0:
+        return np.zeros((QA.shape[0], 0))
+    _, s, Vt = np.linalg.svd(np.hstack([QA, -QB]))
+    n_cols = QA.shape[1] + QB.shape[1]
+    rank = int(np.sum(s > rtol * max(s[0], 1.0)))
+    coeffs = Vt[rank:n_cols].T
+    return basis(QA @ coeffs[:QA.shape[1]]) if coeffs.size else np.zeros((QA.shape[0], 0))
+
+
 def inclusion_residual(U, V) -> float:
     """How far ``span V`` is from lying inside ``span U``: ``‖V − P_U V‖ / ‖V‖``
     (Frobenius; 0 exactly when ``span V ⊆ span U``)."""
