@@ -51,6 +51,8 @@ def test_linear_subspaces(run_nb):
     assert r["m_proj"] == r["m_logodds"] == 2
     assert r["n_cond"] == r["n_cond_prop"] == 12 and r["n_proj_same"] == r["n_drawn"]
     assert r["cex_unproj"] == r["m_unproj"] + 2 and r["cex_proj"] == r["m_proj"] and r["cex_max_dp"] < 1e-12
+    # the dimensions were below their ceilings (decidable), the log-odds dimension measured by the page itself
+    assert r["m_proj"] < r["ceiling_proj"] == min(r["n_base"] - 1, r["n_answers"] - 1) and r["n_at_ceiling"] == 0
 
 
 def test_linear_probing(run_nb):
