@@ -134,7 +134,7 @@ def test_parse_property():
     assert q.base == (0, 1, 2) and q.queried == (3, 4, 5) and q.answers == (7, 8)
     for kind, spec in [("parallel_unembedding", "1,2"), ("parallel_unembedding", "1,2,3;4,5"),
                        ("relational_strong", "0-2;3-5"), ("relational_strong", "a;b;c"), ("bogus", "1,2;3,4"),
-                       ("parallel_unembedding", "")]:
+                       ("parallel_unembedding", ""), ("parallel_unembedding", 5)]:
         with pytest.raises(ValueError):
             parse_property(kind, spec)
 
@@ -232,3 +232,79 @@ def test_form_mismatch_is_refused():
     m, prop = P.parallel_unembedding_example(0)
     with pytest.raises(ValueError, match="form"):
         audit(m, prop, form="relational_strong")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**31 - 1), st.integers(0, 4))
+def test_class_verdict_is_the_same_for_every_member(seed, extra):
+    """Over the whole class, parallelism with same log-ratios is not identifiable
+    (R-Prop 4) and without them none — whatever the member's own condition."""
+    model, prop = P.parallel_unembedding_example(seed % 1000, n_contexts=20, n_tokens=10, dim=3)
+    plain = random_model(20, 10, 3, seed % 1000)
+    for m, expected in ((model, "not identifiable"), (plain, "none")):
+        other = aon.random_equivalent(m, 3 + extra, np.random.default_rng(seed))
+        r, ro = audit(m, prop), audit(other, prop)
+        assert r.class_verdict == ro.class_verdict == expected
+        if expected == "not identifiable":
+            assert r.class_pair.max_dp < 1e-12 and not r.class_pair.check_without.holds
+    assert audit(model, prop).verdict == "all"                       # within its scope
+
+
+def test_class_verdict_equals_verdict_when_the_scope_is_the_class():
+    m, q, _ = P.relational_example(0)
+    r = audit(m, q)
+    assert r.class_verdict == r.verdict == "all" and r.class_pair is None
+    pm, pc, wb = P.probe_example(1)
+    assert audit(pm, pc, witness=wb).class_verdict == "all"
+
+
+def test_pair_built_from_the_reduced_model_when_the_members_own_lift_has_no_power():
+    """Strong form, M ≠ ℝ^d, no relation: lifting this 10-dim member to realise the
+    relation would leave |S| ≤ rank[F̃_S,1]; the reduced model's lift has power."""
+    base = random_model(30, 30, 4, 31)
+    q = P.RelationalQuery(tuple(range(12)), tuple(range(12, 24)), (1, 2, 3))
+    big = aon.lift(base, np.random.default_rng(0).normal(size=(30, 6)), np.ones(6))
+    r = audit(big, q, form="relational_strong")
+    assert r.check.decidable and not r.check.holds and not r.condition.holds
+    assert r.verdict == "not identifiable" and r.pair.without_property.dim == 4
+    assert r.pair.with_property.dim == 8 and r.pair.check_with.decidable
+
+
+def test_no_construction_for_a_chain_of_queries_is_undecided():
+    """s ⊕ q is itself a context of S and nothing is related: no lift realises the strong form."""
+    m = random_model(20, 30, 4, 32)
+    q = P.RelationalQuery(tuple(range(12)), tuple(range(1, 13)), (1, 2, 3))
+    lifted = aon.lift(m, np.zeros((20, 1)), np.ones(1))
+    r = audit(lifted, q, form="relational_strong")
+    assert r.distribution.decidable and not r.distribution.holds and not r.condition.holds
+    assert r.verdict == "undecided by the data" and "no equivalent pair" in r.reason
+    assert "undecided:" in str(r) and "undecided:" not in str(audit(*P.parallel_unembedding_example(0)))
+
+
+def test_valid_pair_refuses_missing_members():
+    from allornone.theory.audit import _valid_pair
+
+    m, prop = P.parallel_unembedding_example(0)
+    kind = P.KINDS["parallel_unembedding"]
+    assert _valid_pair(kind, m, None, None, None, prop, 1e-7) is None
+    assert _valid_pair(kind, None, None, m, None, prop, 1e-7) is None
+    cex = P.parallelism_counterexample(m, prop, 10.0)
+    assert _valid_pair(kind, m, None, cex, None, prop, 1e-7) is not None
+    assert _valid_pair(kind, cex, None, m, None, prop, 1e-7) is None          # roles matter
+
+
+def test_load_model_accepts_one_context(tmp_path):
+    np.save(tmp_path / "F1.npy", np.ones((1, 3)))
+    np.save(tmp_path / "G.npy", np.arange(15.0).reshape(5, 3))
+    assert load_model(tmp_path / "F1.npy", tmp_path / "G.npy").n_contexts == 1
+    np.save(tmp_path / "G2.npy", np.arange(6.0).reshape(2, 3))
+    assert load_model(tmp_path / "F1.npy", tmp_path / "G2.npy").n_tokens == 2
+    np.save(tmp_path / "G1.npy", np.ones((1, 3)))
+    with pytest.raises(ValueError, match="two tokens"):
+        load_model(tmp_path / "F1.npy", tmp_path / "G1.npy")
+
+
+def test_subspace_dimension_by_dim_or_witness():
+    m, q = P.subspace_example(0, sub_dim=2)
+    assert audit(m, q, form="linear_subspace", witness=1).verdict == "none"
+    assert audit(m, q, form="linear_subspace", witness=1, dim=2).verdict == "all"

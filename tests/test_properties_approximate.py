@@ -42,6 +42,7 @@ def test_smollm2_bug_equivalent_diverse_members_agree_at_tol():
     assert r.verdict == ro.verdict == "all"
     assert r.distribution_residual == pytest.approx(ro.distribution_residual, abs=1e-10)
     assert r.parametrisation_residual < tol < ro.parametrisation_residual
+    assert not ro.holds and "not invariant" in ro.explanation and "not invariant" not in r.explanation
     # and a tolerance below the invariant figure gives "none" for both
     low = 0.5 * r.distribution_residual
     assert audit(m, prop, tol=low).verdict == audit(other, prop, tol=low).verdict == "none"
@@ -92,3 +93,19 @@ def test_approximate_relational_verdict_rests_on_log_odds_fit():
     tol = 2 * d.residual
     assert audit(noisy, q, tol=tol).verdict == audit(other, q, tol=tol).verdict == "all"
     assert audit(noisy, q, tol=d.residual / 2).verdict == "not identifiable"
+
+
+def test_member_projected_residual_never_exceeds_the_log_odds_one():
+    """colspan[Λ_S, 1] ⊆ colspan[F_S, 1], so the member's 7b residual is ≤ the
+    identifiable one, with equality in the reduced model (N_S ⊆ M = ℝ^k)."""
+    m, q, _ = P.relational_sc_example(5, n_base=16)
+    F = m.F.copy()
+    F[list(q.queried)] += 0.3 * np.random.default_rng(5).normal(size=(16, m.dim))
+    noisy = m.with_tables(F=F)
+    rho = P.check_relational_log_odds(noisy, q).residual
+    for d in (3, 4, 6):
+        other = aon.random_equivalent(noisy, d, np.random.default_rng(d))
+        c = P.check_relational_projected(other, q)
+        assert c.decidable and c.residual <= rho + 1e-9
+    assert P.check_relational_projected(noisy, q).residual < 0.9 * rho     # strictly smaller here (SC-RL fails)
+    assert P.check_relational_projected(aon.reduce(noisy), q).residual == pytest.approx(rho, rel=1e-6)

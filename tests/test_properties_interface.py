@@ -41,6 +41,17 @@ def _audit(kind, model, inst, witness, **kw):
     return audit(model, inst, form=_form(kind), witness=witness, **kw)
 
 
+@pytest.mark.parametrize("module", ["parallel_unembeddings", "parallel_embeddings", "relational_strong",
+                                    "relational_projected", "linear_subspace", "probe", "steering"])
+def test_every_module_exposes_the_interface_as_functions(module):
+    import importlib
+
+    mod = importlib.import_module(f"allornone.theory.properties.{module}")
+    for name in ("check", "condition", "distribution", "transfer", "example", "counterexample", "realisation"):
+        assert getattr(mod, name) == getattr(mod.PROPERTY, name)
+    assert P.KINDS[mod.PROPERTY.kind] is mod.PROPERTY
+
+
 def test_kinds_registry_is_complete():
     from allornone.theory.audit import PROPERTY_KINDS
 
@@ -80,6 +91,7 @@ def test_distribution_residual_is_the_same_in_every_member(kind, seed, extra):
     assert dt.decidable and dt.holds == d.holds
     assert abs(dt.residual - d.residual) < 1e-7
     r, rt = _audit(kind, m, inst, w), _audit(kind, other, inst, wt)
+    assert rt.class_verdict == r.class_verdict != "undecided by the data"
     if k.condition(other, inst, wt).holds:
         assert rt.verdict == r.verdict == "all"
     else:
@@ -318,3 +330,213 @@ def test_public_functions_of_the_property_modules_have_docstrings(path):
                     if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")
                     and ast.get_docstring(n) is None]
     assert not undocumented and ast.get_docstring(tree), (path.name, undocumented)
+
+
+def test_a_pair_whose_checks_have_no_power_is_not_shown():
+    """|S| = 9: the counterpart is decidable (rank[Λ_S,1] = 5) but every lift that
+    would have the strong form has rank[F̃_S,1] ≥ 9: no pair with power exists."""
+    u, uq = _unrelated_query(19, n_base=9, dim=4)
+    ul = aon.lift(u, np.zeros((u.n_contexts, 1)), np.ones(1))
+    r = audit(ul, uq, form="relational_strong")
+    assert r.distribution.decidable and r.check.decidable and not r.check.holds
+    assert r.verdict == "undecided by the data" and "no equivalent pair" in r.reason and r.pair is None
+
+
+def test_projected_all_in_a_member_whose_own_fit_is_vacuous():
+    """R-Thm RL (b) covers every member: a lifted member with rank[F_S,1] ≥ |S| still gets "all"."""
+    m, q, _ = P.relational_example(20, n_base=10, dim=3)
+    big = aon.lift(m, np.random.default_rng(0).normal(size=(m.n_contexts, 9)), np.ones(9))
+    assert not P.check_relational_projected(big, q).decidable
+    r = audit(big, q)
+    assert r.distribution.decidable and r.verdict == "all"
+
+
+def test_rounding_noise_is_not_a_log_ratio_direction():
+    m, prop = P.parallel_unembedding_example(21)
+    F = np.hstack([m.F, np.zeros((m.n_contexts, 1))])
+    G = np.hstack([m.G, np.zeros((m.n_tokens, 1))])
+    G[[1, 2, 3, 4], :-1] = G[1, :-1]
+    G[2, -1], G[4, -1] = 1.0, 2.0
+    moved = aon.reparametrize(aon.NextTokenPredictor(F, G), aon.random_invertible(m.dim + 1, 0, cond=30))
+    r = P.log_ratio_vectors(moved, prop)
+    assert 0 < np.abs(r).max() < 1e-10                                 # not exactly zero any more
+    assert not P.check_same_log_ratios(moved, prop).decidable
+
+
+def _chain(seed, n=13, dim=4):
+    """Contexts x_0 … x_{n-1} with x_{i+1} = x_i ⊕ q and f(x_{i+1}) = A f(x_i) + a: base and
+    queried rows overlap (s ⊕ q is itself a context of S)."""
+    m = random_model(n + 6, 30, dim, seed)
+    rng = np.random.default_rng(seed)
+    A = np.linalg.qr(rng.normal(size=(dim, dim)))[0] * 0.9
+    a = rng.normal(size=dim)
+    F = m.F.copy()
+    for i in range(1, n):
+        F[i] = A @ F[i - 1] + a
+    q = P.RelationalQuery(tuple(range(n - 1)), tuple(range(1, n)), (1, 2, 3))
+    return m.with_tables(F=F), q
+
+
+def _has(kind, model, inst, witness, member):
+    other, w = member
+    assert aon.same_distribution(model, other)
+    c = P.KINDS[kind].check(other, inst, w)
+    return c.decidable and c.holds
+
+
+def test_realisations_have_the_property():
+    K = P.KINDS
+    m, prop = P.parallel_unembedding_example(22)
+    scr = aon.lift_unembeddings(m, np.random.default_rng(0).normal(size=(m.n_tokens, 1)))
+    assert _has("parallel_unembedding", scr, prop, None, K["parallel_unembedding"].realisation(scr, prop))
+    assert K["parallel_unembedding"].realisation(random_model(30, 20, 4, 0), prop) is None
+    me, pe = P.parallel_embedding_example(22)
+    scr = aon.lift(me, np.random.default_rng(0).normal(size=(me.n_contexts, 1)), np.ones(1))
+    assert _has("parallel_embedding", scr, pe, None, K["parallel_embedding"].realisation(scr, pe))
+    assert K["parallel_embedding"].realisation(random_model(30, 20, 4, 0), pe) is None
+    cm, cq = _chain(23)
+    assert P.check_relational_strong(cm, cq).holds and P.check_relational_strong(cm, cq).decidable
+    lifted = aon.lift(cm, np.random.default_rng(1).normal(size=(cm.n_contexts, 1)), np.ones(1))
+    assert not P.check_relational_strong(lifted, cq).holds
+    assert _has("relational_strong", lifted, cq, None, K["relational_strong"].realisation(lifted, cq))
+    um, uq = _unrelated_query(24)
+    assert _has("relational_strong", um, uq, None, K["relational_strong"].realisation(um, uq))
+    cu = cm.with_tables(F=np.random.default_rng(2).normal(size=cm.F.shape))   # overlapping rows, no relation
+    assert K["relational_strong"].realisation(cu, cq) is None
+    assert _has("relational_projected", um, uq, None, K["relational_projected"].realisation(um, uq))
+    pm, pc, (w, b) = P.probe_counterexample_model(25)
+    bad = P.Concept(pc.contexts, tuple(1 - v for v in pc.labels))
+    assert _has("linear_probe", pm, bad, (w, b), K["linear_probe"].realisation(pm, bad, (w, b)))
+    sm, st_, v = P.steering_counterexample_model(25)
+    v2 = v + 0.5 * np.eye(sm.dim)[0]
+    assert _has("linear_steering", sm, st_, v2, K["linear_steering"].realisation(sm, st_, v2))
+    dm, dp, (dw, db) = P.probe_example(26)                               # w ∈ M + N_S^⊥: nothing to move
+    assert K["linear_probe"].realisation(dm, dp, (dw, db)) is None
+
+
+def test_counterexamples_lack_the_property():
+    K = P.KINDS
+    for kind in ("parallel_unembedding", "parallel_embedding", "relational_strong"):
+        m, inst, w = K[kind].example(27)
+        cex = K[kind].counterexample(m, inst, w, 0)
+        c = K[kind].check(cex, inst, w, 0.5)                           # fails even at a loose tol
+        assert aon.same_distribution(m, cex) and c.decidable and not c.holds
+    m, q, _ = P.relational_sc_example(27)
+    cex = K["relational_projected"].counterexample(m, q)
+    assert aon.same_distribution(m, cex) and not P.check_relational_projected(cex, q).holds
+
+
+def test_a_construction_that_changes_p_is_never_shown_as_a_pair(monkeypatch):
+    m, prop = P.parallel_unembedding_example(28)
+    lifted = aon.lift_unembeddings(m, np.zeros((m.n_tokens, 1)))
+    kind = P.KINDS["parallel_unembedding"]
+    off = aon.nudge_off_class(P.parallelism_counterexample(lifted, prop, 10.0), 1e-3, np.random.default_rng(0))
+    monkeypatch.setattr(kind, "counterexample", lambda *a, **k: off)
+    r = audit(lifted, prop)
+    assert r.pair is None or aon.same_distribution(r.pair.without_property, lifted)
+
+
+def test_probe_orthogonal_to_the_free_directions_cannot_be_moved():
+    pm, pc, _ = P.probe_counterexample_model(29)
+    w = np.eye(pm.dim)[0]                                              # in M, ⊥ N ∩ M^⊥ = span e_{k+1}
+    assert P.probe_flip(pm, pc, w, 0.0) is None and P.probe_flip(pm, pc, w, 0.0, correct=True) is None
+    assert P.condition_probe(pm, pc, w).holds
+
+
+def test_steering_vector_inside_n_cannot_be_moved_by_m4():
+    m, t, v = P.steering_example(30)
+    assert P.steering_shift(m, t, v) is None and P.steering_shift(m, t, v, correct=True) is None
+    cm, ct, cv = P.steering_counterexample_model(30, n_off=3)
+    both = P.SteeringTarget(ct.off_target[:2], ct.off_target)         # target inside the off-target set
+    assert P.steering_shift(cm, both, cv, correct=True) is None
+
+
+def test_index_validation_boundaries():
+    assert P.ParallelUnembedding(((0, 1), (2, 3))).pairs == ((0, 1), (2, 3))       # index 0 is a token
+    assert P.Concept((0, 1), (0, 1)).labels == (0, 1)
+    with pytest.raises(ValueError, match="below 2"):
+        P.Concept((0, 1), (0, 2))
+    with pytest.raises(ValueError, match="non-negative"):
+        P.ParallelEmbedding(((-1, 1), (2, 3)))
+
+
+def test_parallel_residual_scale():
+    u = np.array([1.0, 2.0, 3.0])
+    c = P.parallel_residual(u, 1e-8 * u, 1e-7)                        # a small vector is still a direction
+    assert c.holds and c.decidable and c.witness == pytest.approx(1e8)
+    z = P.parallel_residual(np.zeros(3), np.zeros(3), 1e-7)
+    assert not z.decidable and not z.holds
+    one = P.parallel_residual(np.zeros(3), u, 1e-7)
+    assert one.decidable and not one.holds and one.residual == 1.0
+    assert not P.parallel_residual(1e-13 * u, 1e-13 * u, 1e-7, ref=10.0).decidable   # rounding noise
+
+
+def _noisy(kind, seed=33):
+    """The kind's example, perturbed so that its residuals are > 0."""
+    m, inst, w = _example(kind, seed)
+    rng = np.random.default_rng(seed)
+    if kind in ("linear_probe",):
+        labels = list(inst.labels)
+        labels[0] = 1 - labels[0]
+        return m, P.Concept(inst.contexts, tuple(labels)), w
+    if kind == "linear_steering":
+        return m, inst, w + 0.05 * rng.normal(size=m.dim)
+    return m.with_tables(F=m.F + 0.01 * rng.normal(size=m.F.shape), G=m.G + 0.01 * rng.normal(size=m.G.shape)), inst, w
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_holds_exactly_when_the_residual_is_at_most_tol(kind):
+    k = P.KINDS[kind]
+    m, inst, w = _noisy(kind)
+    for fn in (k.check, k.distribution):
+        r = fn(m, inst, w).residual
+        assert 0 < r < np.inf
+        assert fn(m, inst, w, r).holds and not fn(m, inst, w, r * (1 - 1e-9)).holds
+
+
+def test_transfer_lemma_conditions_hold_exactly_at_their_residual():
+    m, _, _ = P.probe_counterexample_model(34, k=2)
+    w = np.array([1.0, 0.5, 0.2])                                      # a little of N ∩ M^⊥
+    r = P.identifiable_embedding_directions(m, w).residual
+    assert 0 < r < 1 and P.identifiable_embedding_directions(m, w, tol=r).holds
+    assert not P.identifiable_embedding_directions(m, w, tol=r * (1 - 1e-9)).holds
+    m2, _, v = P.steering_counterexample_model(34, k=2)
+    v2 = v + np.array([1.0, 0.0, 0.0])
+    r2 = P.identifiable_unembedding_directions(m2, v2).residual
+    assert 0 < r2 < 1 and P.identifiable_unembedding_directions(m2, v2, tol=r2).holds
+    assert not P.identifiable_unembedding_directions(m2, v2, tol=r2 * (1 - 1e-9)).holds
+
+
+def test_subspace_claims_with_more_answers_than_contexts():
+    m = random_model(20, 30, 6, 35)
+    q = P.RelationalQuery((0, 1, 2, 3), (4, 5, 6, 7), tuple(range(1, 9)))   # |S| = 4, |Y_q| = 8
+    assert P.default_claimed_dimension(q) == 2
+    assert P.check_linear_subspace(m, q, 2).decidable and not P.check_linear_subspace(m, q, 3).decidable
+    assert audit(m, q, form="linear_subspace").verdict == "none"
+
+
+def test_sc_rl_condition_holds_exactly_at_its_residual():
+    m, q = P.subspace_example(36)                                      # f(s ⊕ q) unrelated to f(s)
+    res = P.condition_relational_projected(m, q).residual
+    assert 0 < res and P.condition_relational_projected(m, q, tol=res).holds
+    assert not P.condition_relational_projected(m, q, tol=res * (1 - 1e-9)).holds
+    m2, q2, (A, a) = P.relational_sc_example(36)
+    r = P.condition_relational_projected(m2, q2, A).residual
+    assert 0 < r and P.condition_relational_projected(m2, q2, A, tol=r).holds
+    assert not P.condition_relational_projected(m2, q2, A, tol=r * (1 - 1e-9)).holds
+
+
+def test_steering_example_needs_room_for_the_off_target_set():
+    with pytest.raises(ValueError, match="n_off"):
+        P.steering_example(0, dim=4, n_off=4)
+    assert P.steering_example(0, dim=4, n_off=3)[1].off_target == (2, 3, 4)
+
+
+def test_steering_realisation_when_one_target_token_is_off_target():
+    cm, ct, cv = P.steering_counterexample_model(37, n_off=3)
+    for t in (P.SteeringTarget((1, 2), (2, 3, 4)), P.SteeringTarget((2, 1), (2, 3, 4))):
+        v2 = cv + 0.5 * np.eye(cm.dim)[0]
+        moved = P.steering_shift(cm, t, v2, correct=True)
+        assert moved is not None and aon.same_distribution(cm, moved)
+        c = P.check_steering(moved, t, v2)
+        assert c.holds and abs(c.witness) > 0.5

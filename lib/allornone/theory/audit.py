@@ -8,8 +8,10 @@ parametrisation), ``condition`` (the theorem's subspace or diversity
 condition, here) and ``distribution`` (the counterpart on identifiable
 quantities, the same for every member):
 
-1. the data cannot decide (``distribution`` undecidable, or the condition
-   holds and ``check`` is undecidable) → **"undecided by the data"**;
+1. the data cannot decide the distribution-level counterpart (e.g.
+   ``|S| ≤ rank[Λ_S, 1]``) → **"undecided by the data"** (under the condition
+   this member's check is then undecidable too: e.g. with ``M = ℝ^d``,
+   ``rank[F_S, 1] = rank[Λ_S, 1]``);
 2. the condition holds → **"all"** if the distribution-level counterpart holds,
    else **"none"**, over the theorem's scope (e.g. the embedding-diverse
    members), justified by the theorem;
@@ -89,6 +91,13 @@ class AuditReport:
     :class:`EquivalentPair` behind "not identifiable";
     ``counterexample_holds`` / ``counterexample_max_dp`` describe the member of
     the pair that is not ``model`` (``None`` when there is no pair).
+
+    ``class_verdict`` quantifies over *every* member of the class, whatever
+    its condition (with ``class_pair`` behind "not identifiable"): the same
+    for every equivalent model. It differs from ``verdict`` only when the
+    condition holds here and the theorem's scope is a proper part of the
+    class (e.g. parallelism: "all" among embedding-diverse members, "not
+    identifiable" over the class, :prf:ref:`prop-parallelism-counterexample`).
     """
 
     kind: str
@@ -109,6 +118,8 @@ class AuditReport:
     distribution: P.Check | None = None
     pair: EquivalentPair | None = None
     tol: float = P.DEFAULT_TOL
+    class_verdict: str = ""
+    class_pair: EquivalentPair | None = None
 
     @property
     def parametrisation_residual(self) -> float:
@@ -128,6 +139,7 @@ class AuditReport:
         lines = [
             f"property:    {self.kind}",
             f"verdict:     {self.verdict} ({self.scope}; by {self.justification})",
+            f"over the whole class: {self.class_verdict}",
             f"holds here:  {self.holds} (this parametrisation's residual {self.residual:.2e})",
             f"distribution level: {self.distribution_holds} (residual {self.distribution_residual:.2e}, "
             "the same for every equivalent model)",
@@ -209,8 +221,6 @@ def _decide(kind, model, prop, witness, check, cond, dist, rng, tol):
     if not dist.decidable:
         return "undecided by the data", kind.theorem, kind.scope, dist.reason, None
     if cond.holds:
-        if not check.decidable:
-            return "undecided by the data", kind.theorem, kind.scope, check.reason, None
         return ("all" if dist.holds else "none"), kind.theorem, kind.scope, "", None
     if not dist.holds and kind.necessity_label:
         return "none", kind.necessity_label, "every member of the class", "", None
@@ -257,7 +267,7 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
         raise ValueError(f"model must be a NextTokenPredictor; got {type(model).__name__}")
     kind = _resolve(prop, form)
     if kind.kind == "linear_subspace":
-        witness = dim
+        witness = witness if dim is None else dim
     elif kind.kind == "linear_probe" and (witness is None or len(witness) != 2):
         raise ValueError("witness must be the probe (w, b) for a Concept")
     kind.validate(model, prop, witness)
@@ -266,6 +276,10 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
     cond = kind.condition(model, prop, witness, tol)
     dist = kind.distribution(model, prop, witness, tol)
     verdict, label, scope, reason, pair = _decide(kind, model, prop, witness, check, cond, dist, rng, tol)
+    class_verdict, class_pair = verdict, pair
+    if cond.holds and not kind.scope_is_class:
+        outside = P.Condition(cond.name, False, cond.residual, cond.label)
+        class_verdict, _, _, _, class_pair = _decide(kind, model, prop, witness, check, outside, dist, rng, tol)
     other_holds = other_dp = None
     if pair is not None:
         other, oc = ((pair.without_property, pair.check_without) if pair.with_property is model
@@ -273,9 +287,13 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
         other_holds, other_dp = bool(oc.holds), max_prob_difference(model, other)
     expl = _EXPLAIN[verdict].format(cond=cond.name, dres=dist.residual, tol=tol, reason=reason,
                                     dp=pair.max_dp if pair else 0.0)
+    if verdict in ("all", "none") and check.decidable and bool(check.holds) != bool(dist.holds):
+        expl += (f" This parametrisation's residual ({check.residual:.2e}) {'passes' if check.holds else 'fails'} "
+                 "tol, but it is not invariant across the class: the verdict rests on the distribution-level one.")
     return AuditReport(kind.kind, bool(check.holds), float(check.residual), cond, verdict in ("all", "none"),
                        kind.equivalent_object(model, prop, witness, tol, dist), expl, other_holds, other_dp,
-                       verdict, label, scope, verdict != "undecided by the data", reason, check, dist, pair, tol)
+                       verdict, label, scope, verdict != "undecided by the data", reason, check, dist, pair, tol,
+                       class_verdict, class_pair)
 
 
 # --- reading a user's model and property ---------------------------------------------------------

@@ -170,16 +170,17 @@ def index_pairs(name: str, pairs) -> tuple:
 
 # --- figures ----------------------------------------------------------------------------
 
-def parallel_residual(u: np.ndarray, v: np.ndarray, tol: float) -> Check:
+def parallel_residual(u: np.ndarray, v: np.ndarray, tol: float, ref: float = 0.0) -> Check:
     """Is ``u = λ v`` with ``λ ≠ 0``? Residual ``|sin ∠(u, v)|``, witness ``λ``.
 
-    A zero vector is parallel to nothing (residual 1). Two zero vectors make
-    the question undecidable (``λ`` is not determined).
+    A vector below ``1e-12 · max(|u|, |v|, ref)`` counts as zero (``ref``: the
+    size of the data the vectors come from, so rounding noise is not a
+    direction). A zero vector is parallel to nothing (residual 1); two zero
+    vectors make the question undecidable (``λ`` is not determined).
     """
     nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
-    scale = max(nu, nv)
-    floor = 1e-12 * max(scale, 1e-300)
-    if scale <= 1e-300 or (nu <= 1e-300 and nv <= 1e-300):
+    floor = 1e-12 * max(nu, nv, float(ref))
+    if max(nu, nv) <= floor:
         return Check(False, 1.0, None, False, "both vectors are zero: λ is not determined")
     if min(nu, nv) <= floor:
         return Check(False, 1.0, None)
@@ -347,7 +348,8 @@ class LinearProperty(ABC):
     Class attributes: ``kind`` (the name used by :func:`audit`), ``instance``
     (the dataclass naming tokens/contexts), ``needs_witness``, ``theorem``
     (label of the all-or-none theorem), ``scope`` (the members it quantifies
-    over when the condition holds), ``counterexample_label``, and
+    over when the condition holds; ``scope_is_class`` when that is every
+    member), ``counterexample_label``, and
     ``necessity_label``: the label of "property ⇒ distribution-level
     counterpart" when that holds in every member (then a failing
     counterpart means *no* member has the property), else ``None``.
@@ -358,6 +360,7 @@ class LinearProperty(ABC):
     needs_witness: bool = False
     theorem: str = ""
     scope: str = ""
+    scope_is_class: bool = False
     counterexample_label: str = ""
     necessity_label: str | None = None
 

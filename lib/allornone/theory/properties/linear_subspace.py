@@ -132,6 +132,7 @@ class LinearSubspace(LinearProperty):
     instance = RelationalQuery
     theorem = "thm-subspace"
     scope = "every member of the class"
+    scope_is_class = True
     counterexample_label = "thm-subspace"
     necessity_label = "thm-subspace"
 
@@ -169,3 +170,7 @@ class LinearSubspace(LinearProperty):
 
 
 PROPERTY = LinearSubspace()
+
+# the shared interface as module functions: ``<module>.check(model, inst, witness, tol)`` etc.
+check, condition, distribution, transfer = PROPERTY.check, PROPERTY.condition, PROPERTY.distribution, PROPERTY.transfer
+example, counterexample, realisation = PROPERTY.example, PROPERTY.counterexample, PROPERTY.realisation

@@ -59,7 +59,7 @@ def check_parallel_log_odds_differences(model: NextTokenPredictor, prop: Paralle
     embedding_offsets(model, prop)  # validates the context pairs against the model
     Lam = model.log_odds(pivot)
     r = [Lam[b] - Lam[a] for a, b in prop.pairs]
-    return parallel_residual(r[0], r[1], resolve_tol(tol))
+    return parallel_residual(r[0], r[1], resolve_tol(tol), ref=float(np.abs(Lam).max()))
 
 
 def condition_parallel_embeddings(model: NextTokenPredictor, tol: float | None = None) -> Condition:
@@ -153,3 +153,7 @@ class ParallelEmbeddings(LinearProperty):
 
 
 PROPERTY = ParallelEmbeddings()
+
+# the shared interface as module functions: ``<module>.check(model, inst, witness, tol)`` etc.
+check, condition, distribution, transfer = PROPERTY.check, PROPERTY.condition, PROPERTY.distribution, PROPERTY.transfer
+example, counterexample, realisation = PROPERTY.example, PROPERTY.counterexample, PROPERTY.realisation

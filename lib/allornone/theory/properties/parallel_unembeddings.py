@@ -66,8 +66,9 @@ def check_same_log_ratios(model: NextTokenPredictor, prop: ParallelUnembedding, 
 
     Equivalent to ``P_N δ_1 = λ P_N δ_2`` (:prf:ref:`prop-parallel-log-ratios`).
     """
-    r = log_ratio_vectors(check_model("model", model), prop)
-    return parallel_residual(r[0], r[1], resolve_tol(tol))
+    model = check_model("model", model)
+    r = log_ratio_vectors(model, prop)
+    return parallel_residual(r[0], r[1], resolve_tol(tol), ref=float(np.abs(model.logits()).max()))
 
 
 def condition_parallel_unembeddings(model: NextTokenPredictor, tol: float | None = None) -> Condition:
@@ -164,3 +165,7 @@ class ParallelUnembeddings(LinearProperty):
 
 
 PROPERTY = ParallelUnembeddings()
+
+# the shared interface as module functions: ``<module>.check(model, inst, witness, tol)`` etc.
+check, condition, distribution, transfer = PROPERTY.check, PROPERTY.condition, PROPERTY.distribution, PROPERTY.transfer
+example, counterexample, realisation = PROPERTY.example, PROPERTY.counterexample, PROPERTY.realisation

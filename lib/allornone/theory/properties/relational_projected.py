@@ -155,6 +155,7 @@ class RelationalProjected(LinearProperty):
     instance = RelationalQuery
     theorem = "thm-relational-linearity"
     scope = "every member of the class"
+    scope_is_class = True
     counterexample_label = "prop-relational-counterexamples"
     necessity_label = None
 
@@ -188,3 +189,7 @@ class RelationalProjected(LinearProperty):
 
 
 PROPERTY = RelationalProjected()
+
+# the shared interface as module functions: ``<module>.check(model, inst, witness, tol)`` etc.
+check, condition, distribution, transfer = PROPERTY.check, PROPERTY.condition, PROPERTY.distribution, PROPERTY.transfer
+example, counterexample, realisation = PROPERTY.example, PROPERTY.counterexample, PROPERTY.realisation

@@ -206,6 +206,7 @@ class LinearSteering(LinearProperty):
     needs_witness = True
     theorem = "thm-steering"
     scope = "every member, with the transferred vector ṽ = Σ_x c_x f̃(x)"
+    scope_is_class = True
     counterexample_label = "lem-transfer"
     necessity_label = None
 
@@ -237,3 +238,7 @@ class LinearSteering(LinearProperty):
 
 
 PROPERTY = LinearSteering()
+
+# the shared interface as module functions: ``<module>.check(model, inst, witness, tol)`` etc.
+check, condition, distribution, transfer = PROPERTY.check, PROPERTY.condition, PROPERTY.distribution, PROPERTY.transfer
+example, counterexample, realisation = PROPERTY.example, PROPERTY.counterexample, PROPERTY.realisation
