@@ -47,7 +47,7 @@ def test_every_prf_ref_in_the_library_names_a_book_label():
     assert not missing, f"docstrings point to labels that no page defines: {missing}"
 
 
-@pytest.mark.parametrize("module", ["model", "subspaces", "equivalence", "examples", "properties", "audit"])
+@pytest.mark.parametrize("module", ["model", "subspaces", "equivalence", "examples", "properties", "audit", "readings"])
 def test_public_functions_of_the_theory_modules_have_docstrings(module):
     single = LIB / "theory" / f"{module}.py"
     paths = [single] if single.exists() else sorted((LIB / "theory" / module).glob("*.py"))
