@@ -346,3 +346,8 @@ def parse_property(kind: str, spec: str):
         raise ValueError(f"spec for {kind} must be 'base;queried;answers'; got {spec!r}")
     base, queried, answers = (_ints(n, p) for n, p in zip(("base", "queried", "answers"), parts))
     return P.RelationalQuery(base, queried, answers), kind
+
+
+if __name__ == "__main__":
+    from ..reallm.audit_cli import main
+    raise SystemExit(main())
