@@ -421,28 +421,37 @@ def _load_gguf(path: Path, threads):
 
 
 def _convert(src: ModelSource, key: str, target: Path, threads) -> RealLM:
-    """Load a GGUF the slow way, check it, and write the dequantised model to ``target`` (atomically)."""
+    """Load a GGUF the slow way, write the dequantised model to ``target`` (atomically), then check it.
+
+    ``save_pretrained`` refuses a GGUF-loaded model, so the state dict is written with safetensors'
+    ``save_model`` (which keeps one name of tied tensors) next to the config and the tokenizer.
+    """
     transformers = _quiet_transformers()
     import torch
+    from safetensors.torch import save_model
 
     tokenizer, model = _load_gguf(src.path, threads)
-    G = _output_layer(model).weight.detach().double().numpy()
-    lm = RealLM(tokenizer=tokenizer, model=model, G=G, path=src.path, key=key)
-    lm.logit_error = _check_logits(lm)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    # save_pretrained refuses a GGUF-loaded model; a fresh model of the same config takes its weights
     config = model.config
-    for attr in ("quantization_config",):
-        if hasattr(config, attr):
-            delattr(config, attr)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
     with contextlib.redirect_stderr(io.StringIO()):
-        fresh = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        fresh.load_state_dict(model.state_dict())
-        fresh.save_pretrained(str(tmp))
+        save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        config.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-    meta = {"source": str(src.path), "source_sha256": key, "g_tensor": _g_tensor_name(model),
+    G = _output_layer(model).weight.detach().double().numpy()
+    lm = RealLM(tokenizer=tokenizer, model=model, G=G, path=src.path, key=key)
+    lm.logit_error = _check_logits(lm)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp / "model.safetensors"), framework="pt") as f:
+        names = set(f.keys())
+    g_name = _g_tensor_name(model)
+    if g_name not in names:            # save_model kept the other name of the tied tensor
+        g_name = next(n for n in names if n.endswith("lm_head.weight") or n.endswith("embed_tokens.weight"))
+    meta = {"source": str(src.path), "source_sha256": key, "g_tensor": g_name,
             "logit_error": lm.logit_error, "check_contexts": list(CHECK_CONTEXTS),
             "transformers": transformers.__version__, "torch": torch.__version__}
     (tmp / "reallm.json").write_text(json.dumps(meta, indent=1))
