@@ -300,16 +300,16 @@ def _token_ids(tokenizer, relations):
 
 def _verdict_of(report, prop_name: str) -> tuple[str, str]:
     """``(verdict, book label)`` of one library audit report."""
-    verdict = getattr(report, "verdict", None)
-    label = getattr(report, "justification", None) or getattr(report, "label", None)
-    if verdict is None:  # the 0.1 report: identifiable + holds
-        verdict = ("all" if report.holds else "none") if report.identifiable else "not identifiable"
-    verdict = str(verdict)
+    verdict, label = str(report.verdict), report.justification
     if verdict not in VERDICTS:
         raise ValueError(f"the library returned an unknown verdict {verdict!r}")
     if not label:
-        label = PROPERTIES[prop_name][1]
+        raise ValueError(f"the library gave the {prop_name} verdict {verdict!r} without the label that justifies it")
     return verdict, str(label)
+
+
+def _float_or_none(x):
+    return None if x is None else float(x)
 
 
 def _sin(u: np.ndarray, v: np.ndarray) -> float:
@@ -433,6 +433,10 @@ def audit_tables(F, G, pair_ids: dict, properties=("parallel-unembeddings",), *,
                     "invariant_residual": _sin(inv_rows[i], inv_rows[j]),
                     "residual_this_parametrisation": _sin(D[i], D[j]),
                     "library_residual": float(rep.residual),
+                    "library_distribution_residual": _float_or_none(getattr(rep, "distribution_residual", None)),
+                    "scope": str(getattr(rep, "scope", "") or ""),
+                    "reason": str(getattr(rep, "reason", "") or ""),
+                    "pair_max_dp": _float_or_none(getattr(getattr(rep, "pair", None), "max_dp", None)),
                     "condition": {"name": rep.condition.name, "holds": bool(rep.condition.holds)},
                 })
                 bar.update()
@@ -495,10 +499,11 @@ def format_report(result: dict) -> str:
             c = first["condition"]
             lines.append(f"   condition: {c['name']}: {'holds' if c['holds'] else 'FAILS'}")
             lines.append(f"   invariant statistic: {first['invariant']['statistic']}")
-        lines.append(f"   {'relation':18} {'holds':>9} {'verdict':22} {'justified by':24} "
+        w = max([8, *map(len, pr["relations"])])
+        lines.append(f"   {'relation':{w}} {'holds':>9} {'verdict':22} {'justified by':24} "
                      f"{'inv. corr':>9} {'inv. resid':>10} {'cos (this)':>10} {'resid (this)':>12}")
         for n, r in pr["relations"].items():
-            lines.append(f"   {n:18} {r['n_hold']:>3}/{r['n_comparisons']:<5} {r['verdict']:22} {r['justification']:24} "
+            lines.append(f"   {n:{w}} {r['n_hold']:>3}/{r['n_comparisons']:<5} {r['verdict']:22} {r['justification']:24} "
                          f"{r['invariant']['correlation']:9.3f} {r['invariant']['mean_residual']:10.3f} "
                          f"{r['this_parametrisation']['mean_cosine']:10.3f} {r['this_parametrisation']['mean_residual']:12.3f}")
     lines += ["", "inv. = distribution-level, the same in every equivalent model; (this) = this parametrisation's "
