@@ -7,10 +7,11 @@
 
 For every relation (a list of word pairs ``(a_i, b_i)``) and every requested property the audit compares
 pairs of pairs of the relation with the library's :func:`allornone.theory.audit.audit` and prints, per
-property and relation: whether the property holds, the verdict (*all*, *none*, *not identifiable*,
-*undecided by the data*) with the book label of the result that justifies it, the **invariant statistics**
-(functions of the next-token distribution only, the same in every equivalent model) and **this
-parametrisation's** residual (Euclidean, which an equivalent model can move).
+property and relation: whether the property holds (in this parametrisation, within ``--tol``), the verdict
+(*all*, *none*, *not identifiable*, *undecided by the data*) with the book label of the result that justifies
+it, the **invariant statistics** (functions of the next-token distribution only, the same in every equivalent
+model; the verdict at ``tol > 0`` rests on them) and **this parametrisation's** residual (Euclidean, which an
+equivalent model can move).
 
 Properties on real data:
 
@@ -25,9 +26,10 @@ Properties on real data:
 
 A relation's verdict is the verdict of the conjunction "every compared pair of pairs has the property":
 *none* if one comparison is *none*, *all* if every one is *all*, *undecided by the data* if one is, and
-otherwise *not identifiable*. This is sound here because the moves that make a comparison hold or fail when
-the condition fails (M4: ``g(y) + w(y)`` with ``w(y) ∈ N^⊥``; M3: ``f(x) + u(x)`` with ``u(x) ∈ M^⊥``) act on
-every token or context separately.
+otherwise *not identifiable*. For exact properties this is sound: the moves that make a comparison hold or
+fail when the condition fails (M4: ``g(y) + w(y)`` with ``w(y) ∈ N^⊥``; M3: ``f(x) + u(x)`` with
+``u(x) ∈ M^⊥``) act on every token or context separately, so they can make all comparisons hold at once, or
+break one. At ``tol > 0`` the same rule combines the approximate verdicts.
 
 Every input is checked before any model is loaded: a bad file or specification prints one line
 ``allornone.audit: error: ...`` and exits with status 2. The audit itself runs on plain numpy tables
@@ -126,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tol", default=str(DEFAULT_TOL),
                    help=f"tolerance on the residual |sin angle| in (0, 1) (default {DEFAULT_TOL})")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the full report as JSON to OUT")
-    p.add_argument("--max-contexts", default="200", help="use at most this many contexts (default 200)")
+    p.add_argument("--max-contexts", default="1000",
+                   help="use at most this many contexts (default 1000: more than d, so embedding diversity can hold)")
     p.add_argument("--max-pairs", default="4",
                    help="compare all pairs of pairs among the first K single-token pairs of each relation (default 4)")
     p.add_argument("--vocab-sample", default="1024",
