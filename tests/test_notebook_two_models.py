@@ -20,7 +20,7 @@ def test_two_models_page_with_smollm2_alone(run_nb):
     assert r["models_available"] == ["smollm2"] and r["n_models"] == 1
     assert r["n_tested"] >= 5 and r["n_contexts_used"] == 40
     assert 0 <= r["n_lr_beat_first"] <= r["n_tested"] and 0 <= r["n_raw_beat_first"] <= r["n_tested"]
-    assert r["lr_change"] < 1e-8                    # the equivalent member keeps every log-ratio
+    assert r["lr_change"] < 1e-8 < 1e-3 < r["raw_change"]   # the equivalent member keeps every log-ratio, moves raw
     assert r["models_md"].startswith("Only `smollm2`")
     assert r["n_agree_log_ratio"] is None and r["n_agree_raw"] is None   # no cross-model count with one model
 
@@ -41,4 +41,5 @@ def test_two_models_page_with_gemma(run_nb):
     assert r["models_available"] == ["smollm2", "gemma3-270m"] and r["n_models"] == 2
     assert r["dims"] == {"smollm2": 576, "gemma3-270m": 640}
     assert 0 <= r["n_agree_log_ratio"] <= r["n_tested"] and 0 <= r["n_agree_raw"] <= r["n_tested"]
-    assert r["lr_change"] < 1e-8
+    assert r["lr_change"] < 1e-8 < 1e-3 < r["raw_change"]
+    assert r["n_agree_raw_member"] is not None
