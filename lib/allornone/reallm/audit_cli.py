@@ -457,6 +457,10 @@ def audit_tables(F, G, pair_ids: dict, properties=("parallel-unembeddings",), *,
                     "consistency": _mean_cos(inv_rows, centred=False),
                     "correlation": _mean_cos(inv_rows, centred=True),
                     "mean_residual": float(np.mean([c["invariant_residual"] for c in comps])),
+                    # the distribution-level residual the library's verdict rests on; the relation's verdict
+                    # is a conjunction, so its largest value over the comparisons is the one that matters
+                    "verdict_residual_max": max((c["library_distribution_residual"] for c in comps
+                                                 if c["library_distribution_residual"] is not None), default=None),
                 },
                 "this_parametrisation": {
                     "mean_cosine": _mean_cos(D, centred=False),
@@ -496,21 +500,25 @@ def format_report(result: dict) -> str:
     for prop, pr in result["properties"].items():
         counts = ", ".join(f"{k} {v}" for k, v in pr["verdict_counts"].items())
         lines += ["", f"== {prop} ({pr['definition']}): {pr['description']}",
-                  f"   holds for {pr['n_relations_holding']} of {pr['n_relations']} relations; verdicts: {counts}"]
+                  f"   holds in this parametrisation for {pr['n_relations_holding']} of {pr['n_relations']} relations; verdicts: {counts}"]
         if pr["relations"]:
             first = next(iter(pr["relations"].values()))
             c = first["condition"]
             lines.append(f"   condition: {c['name']}: {'holds' if c['holds'] else 'FAILS'}")
             lines.append(f"   invariant statistic: {first['invariant']['statistic']}")
         w = max([8, *map(len, pr["relations"])])
-        lines.append(f"   {'relation':{w}} {'holds':>9} {'verdict':22} {'justified by':24} "
-                     f"{'inv. corr':>9} {'inv. resid':>10} {'cos (this)':>10} {'resid (this)':>12}")
+        lines.append(f"   {'relation':{w}} {'verdict':22} {'justified by':24} {'inv. corr':>9} {'inv. resid':>10} "
+                     f"{'holds (this)':>12} {'cos (this)':>10} {'resid (this)':>12}")
         for n, r in pr["relations"].items():
-            lines.append(f"   {n:{w}} {r['n_hold']:>3}/{r['n_comparisons']:<5} {r['verdict']:22} {r['justification']:24} "
-                         f"{r['invariant']['correlation']:9.3f} {r['invariant']['mean_residual']:10.3f} "
+            vr = r["invariant"]["verdict_residual_max"]
+            lines.append(f"   {n:{w}} {r['verdict']:22} {r['justification']:24} {r['invariant']['correlation']:9.3f} "
+                         f"{(f'{vr:.3f}' if vr is not None else '-'):>10} {r['n_hold']:>6}/{r['n_comparisons']:<5} "
                          f"{r['this_parametrisation']['mean_cosine']:10.3f} {r['this_parametrisation']['mean_residual']:12.3f}")
-    lines += ["", "inv. = distribution-level, the same in every equivalent model; (this) = this parametrisation's "
-              "Euclidean figure, which equivalent models can move. holds = comparisons within tol."]
+    lines += ["", "inv. = distribution-level, the same in every equivalent model: inv. corr = mean correlation of the "
+              "invariant statistic over pairs; inv. resid = the largest distribution-level residual of the compared "
+              "pairs of pairs, on which the verdict rests (at most tol for 'all' under the condition).",
+              "(this) = this parametrisation's Euclidean figures, which equivalent models can move: holds (this) = "
+              "comparisons whose Euclidean residual is within tol; cos and resid are means over pairs."]
     return "\n".join(lines)
 
 
