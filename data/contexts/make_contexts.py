@@ -1,7 +1,7 @@
 """Generate data/contexts/contexts.txt: short English contexts for the embedding side f(x).
 
 Every template and filler below was written for this book; nothing is copied from a corpus.
-Each of the 40 templates is filled with each of the 10 subjects, giving 400 contexts that end
+Each of the 60 templates is filled with each of the 20 subjects, giving 1,200 contexts that end
 mid-sentence, where many different next tokens are plausible (words of our relations among them).
 The output is deterministic: rerun with `python data/contexts/make_contexts.py`.
 """
@@ -11,6 +11,8 @@ from pathlib import Path
 SUBJECTS = [
     "my brother", "the teacher", "our neighbour", "the old man", "a young woman",
     "the company", "the small village", "my best friend", "the little girl", "the new student",
+    "the doctor", "her grandfather", "the football team", "a tired traveller", "the mayor",
+    "our family", "the young artist", "the farmer", "his cousin", "the police officer",
 ]
 
 TEMPLATES = [
@@ -54,6 +56,26 @@ TEMPLATES = [
     "When the war ended, {s}",
     "The first word that {s} learned was",
     "Tomorrow {s} will",
+    "Nobody knows why {s} keeps a",
+    "The last time I saw {s}, it was",
+    "For breakfast {s} usually eats",
+    "The newspaper wrote that {s} had",
+    "In the photograph {s} is holding a",
+    "Years ago {s} lived near the",
+    "The only thing {s} ever wanted was",
+    "While it was raining, {s} stayed in the",
+    "The neighbours say that {s} is",
+    "At the end of the day {s} felt",
+    "On the way home {s} stopped at the",
+    "The teacher told {s} to write about",
+    "If {s} had more money, the",
+    "The price that {s} paid for the",
+    "During the holidays {s} visited the",
+    "Late at night {s} heard a",
+    "The map that {s} drew shows the",
+    "A few minutes later {s} came back with",
+    "The dog that belongs to {s} is",
+    "Nothing could stop {s} from",
 ]
 
 

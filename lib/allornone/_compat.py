@@ -15,6 +15,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+import types
 
 #: old name (below ``allornone.``) -> new name (below ``allornone.``)
 ALIASES = {
@@ -89,18 +90,29 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+class _Package(types.ModuleType):
+    """The package's module class: importing an old name never replaces a
+    package attribute of the same name (``allornone.audit`` stays the function
+    ``audit`` after ``import allornone.audit``)."""
+
+    def __setattr__(self, name, value):
+        if (isinstance(value, types.ModuleType) and not isinstance(getattr(self, name, None), types.ModuleType)
+                and name in ALIASES and name in self.__dict__):
+            return
+        super().__setattr__(name, value)
+
+
 def install(package: str) -> None:
     """Put the alias finder on ``sys.meta_path`` once.
 
     An old name that is also an attribute of the package (``allornone.audit``
-    is the function ``audit``) is registered in ``sys.modules`` at once, so
-    that a later ``import allornone.audit`` cannot replace the attribute with
-    the module.
+    is the function ``audit``) keeps the attribute: the package's module class
+    refuses to replace it with the module (see :class:`_Package`). Nothing is
+    put in ``sys.modules`` ahead of time, so ``python -m allornone.audit`` runs
+    the new module's code without runpy's "found in sys.modules" warning.
     """
     if not any(isinstance(f, _AliasFinder) and f.prefix == package + "." for f in sys.meta_path):
         sys.meta_path.append(_AliasFinder(package))
     pkg = sys.modules[package]
-    for old, new in ALIASES.items():
-        target = sys.modules.get(f"{package}.{new}")
-        if hasattr(pkg, old) and target is not None:
-            sys.modules.setdefault(f"{package}.{old}", target)
+    if not isinstance(pkg, _Package):
+        pkg.__class__ = _Package
