@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make book   set up everything, execute every notebook, build _build/html with -W
 #   make test   set up everything, run the default test tier (unit, notebooks, book build, browser)
+# Only the browser tests need root (tools/install_browser.sh installs Chromium from apt); `make setup`
+# and `make book` work as a normal user. `make pdf` (optional, needs TeX) builds the book as one PDF.
 # Set-up is idempotent: a stamp file records that the venv matches requirements.lock.
 
 SHELL := /bin/bash
@@ -12,9 +14,12 @@ MATHJAX := book/_vendor/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test test-slow test-all setup mathjax lock clean bench
+.PHONY: book test test-slow test-all setup browser pdf mathjax lock clean bench
 
 setup: $(STAMP) $(MATHJAX)
+
+# Chromium for the browser tests: installs it as root; otherwise says exactly what to install.
+browser:
 	tools/install_browser.sh
 
 $(STAMP): requirements.lock pyproject.toml
@@ -34,13 +39,13 @@ book: setup
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Built: _build/html/index.html"
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
-test-all: setup
+test-all: setup browser
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 bench: setup
