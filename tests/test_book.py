@@ -130,6 +130,34 @@ def test_intro_maps_every_chapter_to_a_claim():
     assert all(len(claim) > 10 for claim in rows.values()), rows
 
 
+def test_readme_cites_the_paper_as_the_bibliography_does():
+    """README's BibTeX is book/references.bib's entry for the paper, and CITATION.cff agrees with it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    entry = re.search(r"@inproceedings\{marconato2025allornone,.*?\n\}", bib, re.S).group(0)
+    assert entry in readme, "README's 'How to cite' BibTeX differs from book/references.bib"
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["message"] and cff["authors"] and cff["title"]
+    assert cff["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text()
+    paper = cff["preferred-citation"]
+    fields = dict(re.findall(r"(\w+)\s*=\s*\{(.*)\},?\n", entry))
+    assert paper["title"] == fields["title"]
+    assert [a["family-names"] for a in paper["authors"]] == re.findall(r"(\w+), [^,]+?(?: and |$)", fields["author"])
+    assert (paper["year"], paper["volume"]) == (int(fields["year"]), int(fields["volume"]))
+    assert f"{paper['start']}--{paper['end']}" == fields["pages"]
+    assert any(i["value"] == fields["note"] for i in paper["identifiers"]), fields["note"]
+
+
+def test_only_the_test_targets_install_the_browser():
+    """`make setup` and `make book` never call the (root-only) Chromium installer; `make test` does."""
+    def dry_run(*targets):
+        proc = subprocess.run(["make", "-n", "-C", str(ROOT), *targets], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+    assert "install_browser" not in dry_run("setup", "book")
+    assert "install_browser" in dry_run("test") and "install_browser" in dry_run("test-all")
+
+
 def test_config_polish():
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert cfg["launch_buttons"] == {"notebook_interface": "jupyterlab", "binderhub_url": "https://mybinder.org"}

@@ -117,11 +117,13 @@ class BuildStatsDirective(_Tracked):
     def run(self):
         self._track()
         started = self.env.app.companion_started_utc
+        html = self.env.app.builder.format == "html"  # the placeholders are filled in the HTML files only
+        later = "measured by the HTML build only"
         items = [
             ("built at (UTC)", started.strftime("%Y-%m-%d %H:%M:%S")),
-            ("Sphinx build wall time, including notebook execution (s)", PLACEHOLDER_DURATION),
-            ("size of the built site (MB)", PLACEHOLDER_SIZE),
-            ("files in the built site", PLACEHOLDER_FILES),
+            ("Sphinx build wall time, including notebook execution (s)", PLACEHOLDER_DURATION if html else later),
+            ("size of the built site (MB)", PLACEHOLDER_SIZE if html else later),
+            ("files in the built site", PLACEHOLDER_FILES if html else later),
             ("builder", self.env.app.builder.name),
         ]
         return [_table(["quantity", "value"], [[k, v] for k, v in items], ["companion-build-stats"])]
