@@ -1,4 +1,4 @@
-"""The built site renders in a real browser, offline.
+r"""The built site renders in a real browser, offline.
 
 Headless Chromium (Debian's package; ``tools/install_browser.sh``, run by ``make test``, installs it
 as root; ``$CHROMIUM`` names another binary) loads every
@@ -225,17 +225,20 @@ INSPECT_JS = r"""
 (() => {
   const main = document.querySelector('main') || document.body;
   const skip = el => !el || el.closest('script,style,pre,code,mjx-container,textarea,noscript,.highlight');
-  // raw TeX left in visible text: \( \[ $$, $...$, or a TeX control word such as \boldsymbol, \mathbf
-  const TEX = [/\\\(|\\\[|\$\$/, /\$[^$\s][^$]*\$/, /\\[A-Za-z]{2,}/];
-  // raw Markdown: a table row of pipes (| a | b |), a separator row (|---|), **bold**
-  const MARKDOWN = [/\|[^|\n]+\|[^|\n]+\|/, /\|\s*:?-{3,}/, /\*\*[^*\s][^*]*\*\*/];
+  // math MathJax did not typeset: \( \[ $$ delimiters left in the text
+  const DELIMITERS = /\\\(|\\\[|\$\$/;
+  // TeX that never reached MathJax: $...$ (dollarmath not applied), a control word such as \boldsymbol
+  const TEX = [/\$[^$\s][^$]*\$/, /\\[A-Za-z]{2,}/];
+  // raw Markdown: a table row of pipes (| a | b |), a separator row (|---|, or |—| after smartquotes), **bold**
+  const MARKDOWN = [/\|[^|\n]+\|[^|\n]+\|/, /\|\s*:?[-–—]{1,3}:?\s*\|/, /\*\*[^*\s][^*]*\*\*/];
   const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
-  const rawTex = [], rawMarkdown = [];
+  const rawTex = [], leakedTex = [], rawMarkdown = [];
   while (walker.nextNode()) {
     const node = walker.currentNode;
     if (skip(node.parentElement)) continue;
     const text = node.textContent;
-    if (TEX.some(re => re.test(text))) rawTex.push(text.trim().slice(0, 120));
+    if (DELIMITERS.test(text)) rawTex.push(text.trim().slice(0, 120));
+    if (TEX.some(re => re.test(text))) leakedTex.push(text.trim().slice(0, 120));
     if (MARKDOWN.some(re => re.test(text))) rawMarkdown.push(text.trim().slice(0, 120));
   }
   // code or output lines cut off: a box narrower than its content (it scrolls or clips horizontally)
@@ -250,6 +253,7 @@ INSPECT_JS = r"""
     untypeset: [...document.querySelectorAll('span.math, div.math')]
         .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80)),
     rawTex,
+    leakedTex,
     rawMarkdown,
     cutOff,
     pres: main.querySelectorAll('pre').length,
@@ -352,11 +356,12 @@ BAD_PAGE = """<!doctype html><html><head><title>bad</title></head><body><main>
 # One fault per check of what a reader sees; each page must be caught by exactly its check.
 LEAKS = {
     "pipes": ("rawMarkdown", "<p>| property | verdict | | --- | --- | | parallelism | all |</p>"),
-    "separator": ("rawMarkdown", "<p>|---|---|</p>"),
+    "separator": ("rawMarkdown", "<p>|---|</p>"),
+    "smart separator": ("rawMarkdown", "<p>|—|</p>"),
     "bold": ("rawMarkdown", "<p>the **verdict** is</p>"),
-    "dollar": ("rawTex", "<p>a vector $v$ of the span</p>"),
-    "boldsymbol": ("rawTex", "<p>the embedding \\boldsymbol{f}(x)</p>"),
-    "mathbf": ("rawTex", "<p><em>\\mathbf g</em> of a token</p>"),
+    "dollar": ("leakedTex", "<p>a vector $v$ of the span</p>"),
+    "boldsymbol": ("leakedTex", "<p>the embedding \\boldsymbol{f}(x)</p>"),
+    "mathbf": ("leakedTex", "<p><em>\\mathbf g</em> of a token</p>"),
     "cut-off output": ("cutOff", '<div class="cell_output"><div class="output stream"><pre>'
                        + "verdict: " + "x" * 400 + "</pre></div></div>"),
 }
@@ -367,7 +372,7 @@ CLEAN = """<p>Rendered: <span class="math">\\(x\\)</span>, a | b, a cost of 5 $ 
 def _leak_page(body: str) -> str:
     mathjax = '<script src="/mathjax/tex-svg-full.js"></script>'
     css = '<link rel="stylesheet" href="/companion.css">'
-    return f"<!doctype html><html><head><title>leak</title>{css}{mathjax}</head><body><main>{body}</main></body></html>"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>leak</title>{css}{mathjax}</head><body><main>{body}</main></body></html>"
 
 
 def test_the_checks_can_fail(browser, tmp_path):
@@ -399,8 +404,9 @@ def test_the_reader_checks_can_fail(browser, tmp_path, fault):
         leak = visit(browser, f"{url}/leak.html")
         clean = visit(browser, f"{url}/clean.html")
     assert leak[key], f"{fault} not detected by {key}: {leak}"
-    assert [k for k in ("rawTex", "rawMarkdown", "cutOff") if leak[k]] == [key], leak
-    assert not (clean["rawTex"] or clean["rawMarkdown"] or clean["cutOff"]), clean
+    checks = ("rawTex", "leakedTex", "rawMarkdown", "cutOff")
+    assert [k for k in checks if leak[k]] == [key], leak
+    assert not any(clean[k] for k in checks), clean
     assert clean["mjx"] == 1, "MathJax did not typeset the clean page"
 
 
@@ -447,7 +453,7 @@ def test_no_raw_markdown_or_tex_in_pages(visits):
     """
     problems = {}
     for page, info in visits.items():
-        leaks = [f"markdown: {t}" for t in info["rawMarkdown"]] + [f"tex: {t}" for t in info["rawTex"]]
+        leaks = [f"markdown: {t}" for t in info["rawMarkdown"]] + [f"tex: {t}" for t in info["leakedTex"]]
         if leaks:
             problems[page] = leaks[:5]
     assert not problems, "raw Markdown or TeX in the visible text:\n" + _report(problems)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import time
 from datetime import datetime, timezone
 from importlib import metadata
@@ -270,9 +269,33 @@ def site_size(outdir: Path) -> tuple[int, int]:
     return total, count
 
 
+def executed_notebook(app, docname: str, source: Path) -> str | None:
+    """The notebook ``docname`` with the outputs of this build's execution, as JSON text (None if unknown).
+
+    With ``execute_notebooks: cache`` the outputs live in the jupyter-cache only (myst-nb writes
+    ``_build/jupyter_execute/<doc>.ipynb`` from the unmerged, output-free notebook), so they are
+    merged from the cache exactly as myst-nb does when it renders the page. In the other
+    execution modes ``_build/jupyter_execute/<doc>.ipynb`` holds the executed notebook.
+    """
+    import nbformat
+
+    config = app.env.mystnb_config
+    if config.execution_mode == "cache":
+        from jupyter_cache import get_cache
+
+        notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
+        try:
+            _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(notebook)
+        except KeyError:
+            return None
+        return nbformat.writes(merged)
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
+    return executed.read_text(encoding="utf-8") if executed.is_file() else None
+
+
 def publish_executed_notebooks(app) -> list[Path]:
     """Replace each notebook's ``_sources/<doc>.ipynb`` (the committed notebook, no outputs) by
-    the notebook as this build executed it (``_build/jupyter_execute/<doc>.ipynb``, with outputs).
+    the notebook as this build executed it, with its outputs.
 
     The theme's download button links ``_sources/<doc>.ipynb``, so a reader downloads the page
     as they see it. Returns the files written.
@@ -280,7 +303,6 @@ def publish_executed_notebooks(app) -> list[Path]:
     if not app.config.html_copy_source:
         return []
     outdir = Path(app.outdir)
-    executed_dir = outdir.parent / "jupyter_execute"
     suffix = app.config.html_sourcelink_suffix
     written = []
     for docname in sorted(app.env.found_docs):
@@ -291,14 +313,13 @@ def publish_executed_notebooks(app) -> list[Path]:
         if not sourcename.endswith(suffix):
             sourcename += suffix
         target = outdir / "_sources" / sourcename
-        executed = executed_dir / f"{docname}.ipynb"
         if not target.exists():
             continue  # no download for this page (never written)
-        if not executed.is_file():
-            logger.warning("companion_status: no executed notebook %s; the .ipynb download of %s has no outputs "
-                           "(delete _build and rebuild)", executed, docname)
+        text = executed_notebook(app, docname, source)
+        if text is None:
+            logger.warning("companion_status: no executed version of %s; its .ipynb download has no outputs", docname)
             continue
-        shutil.copyfile(executed, target)
+        target.write_text(text, encoding="utf-8")
         written.append(target)
     return written
 
