@@ -51,6 +51,15 @@ test-all: setup browser
 bench: setup
 	$(BIN)/python benchmarks/run.py
 
+# Optional, not part of `make test`: the whole book as one PDF, _build/latex/book.pdf (XeLaTeX, for the
+# Unicode in the pages). Needs Debian's TeX packages, as root: apt-get install -y --no-install-recommends $(TEX_PACKAGES)
+TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended fonts-freefont-otf latexmk
+pdf: setup
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null || { \
+	  echo "make pdf needs TeX: sudo apt-get install -y --no-install-recommends $(TEX_PACKAGES)" >&2; exit 1; }
+	$(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
+	@echo "Built: _build/latex/book.pdf"
+
 # Re-resolve the pins after editing requirements.in (needs the package registry).
 lock:
 	rm -rf .cache/lockvenv && $(PYTHON) -m venv .cache/lockvenv
