@@ -241,9 +241,12 @@ INSPECT_JS = r"""
     if (TEX.some(re => re.test(text))) leakedTex.push(text.trim().slice(0, 120));
     if (MARKDOWN.some(re => re.test(text))) rawMarkdown.push(text.trim().slice(0, 120));
   }
-  // code or output lines cut off: a box narrower than its content (it scrolls or clips horizontally)
-  const boxes = main.querySelectorAll('pre, div.cell_output > div, div.highlight');
-  const cutOff = [...boxes]
+  // lines cut off: a code block or output narrower than its content, or any box (a table's, a
+  // formula's) that scrolls or clips horizontally because its content is wider than the page
+  const code = new Set(main.querySelectorAll('pre, div.cell_output > div, div.highlight'));
+  const cutOff = [...main.querySelectorAll('*')]
+      .filter(el => code.has(el) || getComputedStyle(el).overflowX !== 'visible')
+      .filter(el => !el.matches('span.math, span.math *'))  // inline math: MathJax's spacing, nothing hidden
       .filter(el => el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1)
       .map(el => `${el.scrollWidth}px in ${el.clientWidth}px: ` + el.textContent.trim().slice(0, 100));
   return {
@@ -364,6 +367,8 @@ LEAKS = {
     "mathbf": ("leakedTex", "<p><em>\\mathbf g</em> of a token</p>"),
     "cut-off output": ("cutOff", '<div class="cell_output"><div class="output stream"><pre>'
                        + "verdict: " + "x" * 400 + "</pre></div></div>"),
+    "scrolling table": ("cutOff", '<div style="overflow-x: auto"><table><tr><td>'
+                        + "</td><td>".join(["a_long_benchmark_name"] * 12) + "</td></tr></table></div>"),
 }
 CLEAN = """<p>Rendered: <span class="math">\\(x\\)</span>, a | b, a cost of 5 $ and a <code>$HOME</code>;
 <code>|---|</code> in code is fine.</p><div class="highlight"><pre>**kwargs, "$x$", "\\boldsymbol"</pre></div>"""
@@ -460,8 +465,8 @@ def test_no_raw_markdown_or_tex_in_pages(visits):
 
 
 def test_no_code_line_is_cut_off(visits):
-    """Every line of every code cell and output is visible: no box is wider inside than outside
-    (book/_static/companion.css wraps long lines; a horizontal scrollbar would hide the end)."""
+    """Every line of every code cell and output, and every table, is visible: no box is wider inside
+    than outside (book/_static/companion.css wraps long lines; a horizontal scrollbar would hide the end)."""
     problems = {page: info["cutOff"][:3] for page, info in visits.items() if info["cutOff"]}
     assert not problems, "code or output lines cut off:\n" + _report(problems)
     assert sum(info["pres"] for info in visits.values()) > 50, "too few code blocks seen: the check saw nothing"
