@@ -23,6 +23,9 @@ browser:
 	tools/install_browser.sh
 
 $(STAMP): requirements.lock pyproject.toml
+	@# some pins of the lock (e.g. soupsieve 4.1.1) need Python >= 3.11.5; Debian 12's python3 is 3.11.2
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not ((3, 11, 5) <= sys.version_info[:3] < (3, 12)))' || { \
+	  echo "make setup needs Python 3.11, at 3.11.5 or later (found $$($(PYTHON) --version 2>&1) at $$(command -v $(PYTHON))): install one (e.g. with pyenv) and run make PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --no-deps -r requirements.lock
 	$(BIN)/pip install --no-deps -e .

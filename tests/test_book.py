@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from docutils.nodes import make_id
 
 pytestmark = pytest.mark.book
 
@@ -240,7 +241,7 @@ def test_status_page_shows_every_benchmark_file(built_site):
     files = sorted((built_site.root / "benchmarks").glob("*.json"))
     assert files, "no benchmarks/*.json in the checkout"
     for path in files:
-        section = soup.find(id=f"benchmark-{path.stem.replace('_', '-').lower()}")
+        section = soup.find(id=f"benchmark-{make_id(path.stem)}")
         assert section is not None, f"status page has no section for benchmarks/{path.name}"
         assert f"benchmarks/{path.name}" in section.find(["h1", "h2", "h3", "h4"]).get_text()
         table = section.select_one("table.companion-benchmarks")
