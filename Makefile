@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make book   set up everything, execute every notebook, build _build/html with -W
 #   make test   set up everything, run the default test tier (unit, notebooks, book build, browser)
+# Only the browser tests need root (tools/install_browser.sh installs Chromium from apt); `make setup`
+# and `make book` work as a normal user. `make pdf` (optional, needs TeX) builds the book as one PDF.
 # Set-up is idempotent: a stamp file records that the venv matches requirements.lock.
 
 SHELL := /bin/bash
@@ -12,12 +14,18 @@ MATHJAX := book/_vendor/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test test-slow test-all setup mathjax lock clean bench
+.PHONY: book test test-slow test-all setup browser pdf mathjax lock clean bench
 
 setup: $(STAMP) $(MATHJAX)
+
+# Chromium for the browser tests: installs it as root; otherwise says exactly what to install.
+browser:
 	tools/install_browser.sh
 
 $(STAMP): requirements.lock pyproject.toml
+	@# some pins of the lock (e.g. soupsieve 4.1.1) need Python >= 3.11.5; Debian 12's python3 is 3.11.2
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not ((3, 11, 5) <= sys.version_info[:3] < (3, 12)))' || { \
+	  echo "make setup needs Python 3.11, at 3.11.5 or later (found $$($(PYTHON) --version 2>&1) at $$(command -v $(PYTHON))): install one (e.g. with pyenv) and run make PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --no-deps -r requirements.lock
 	$(BIN)/pip install --no-deps -e .
@@ -34,17 +42,26 @@ book: setup
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Built: _build/html/index.html"
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
-test-all: setup
+test-all: setup browser
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Optional, not part of `make test`: the whole book as one PDF, _build/latex/book.pdf (XeLaTeX, for the
+# Unicode in the pages). Needs Debian's TeX packages, as root: apt-get install -y --no-install-recommends $(TEX_PACKAGES)
+TEX_PACKAGES := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended fonts-freefont-otf latexmk
+pdf: setup
+	@command -v xelatex >/dev/null && command -v latexmk >/dev/null || { \
+	  echo "make pdf needs TeX: sudo apt-get install -y --no-install-recommends $(TEX_PACKAGES)" >&2; exit 1; }
+	$(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
+	@echo "Built: _build/latex/book.pdf"
 
 # Re-resolve the pins after editing requirements.in (needs the package registry).
 lock:

@@ -11,6 +11,7 @@ source tree (output goes to ``<root>/_build``), ``COMPANION_BOOK_TOC`` another t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,13 +25,14 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from docutils.nodes import make_id
 
 pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-from companion_status import site_size  # noqa: E402
+from companion_status import _benchmark_rows, benchmark_files, benchmark_section, site_size  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,34 @@ def test_intro_maps_every_chapter_to_a_claim():
     assert all(len(claim) > 10 for claim in rows.values()), rows
 
 
+def test_readme_cites_the_paper_as_the_bibliography_does():
+    """README's BibTeX is book/references.bib's entry for the paper, and CITATION.cff agrees with it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    entry = re.search(r"@inproceedings\{marconato2025allornone,.*?\n\}", bib, re.S).group(0)
+    assert entry in readme, "README's 'How to cite' BibTeX differs from book/references.bib"
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert cff["cff-version"] == "1.2.0" and cff["message"] and cff["authors"] and cff["title"]
+    assert cff["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text()
+    paper = cff["preferred-citation"]
+    fields = dict(re.findall(r"(\w+)\s*=\s*\{(.*)\},?\n", entry))
+    assert paper["title"] == fields["title"]
+    assert [a["family-names"] for a in paper["authors"]] == re.findall(r"(\w+), [^,]+?(?: and |$)", fields["author"])
+    assert (paper["year"], paper["volume"]) == (int(fields["year"]), int(fields["volume"]))
+    assert f"{paper['start']}--{paper['end']}" == fields["pages"]
+    assert any(i["value"] == fields["note"] for i in paper["identifiers"]), fields["note"]
+
+
+def test_only_the_test_targets_install_the_browser():
+    """`make setup` and `make book` never call the (root-only) Chromium installer; `make test` does."""
+    def dry_run(*targets):
+        proc = subprocess.run(["make", "-n", "-C", str(ROOT), *targets], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+    assert "install_browser" not in dry_run("setup", "book")
+    assert "install_browser" in dry_run("test") and "install_browser" in dry_run("test-all")
+
+
 def test_config_polish():
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert cfg["launch_buttons"] == {"notebook_interface": "jupyterlab", "binderhub_url": "https://mybinder.org"}
@@ -188,11 +218,100 @@ def test_status_page_lists_notebooks_and_versions(built_site):
     for name in ("numpy", "torch", "jupyter-book", "myst-nb"):
         assert versions[name] == metadata.version(name)
     assert versions["torch"].startswith("2.13.0")
-    bench = built_site.root / "benchmarks" / "results.json"
-    if bench.exists():
-        assert soup.select_one("table.companion-benchmarks") is not None
-    else:
+    if not benchmark_files(built_site.root):
         assert "No benchmark results" in text
+
+
+def _leaves(data, path=()):
+    """(path, value) of every scalar in a JSON document (an independent walk, not the extension's)."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _leaves(v, (*path, str(k)))
+    elif isinstance(data, list):
+        for i, v in enumerate(data[:20]):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path, data
+
+
+def test_status_page_shows_every_benchmark_file(built_site):
+    """Each benchmarks/*.json has its own section and table on the status page, with its numbers."""
+    soup = built_site.soup("book/status")
+    assert not soup.select(".companion-benchmark-error"), [e.get_text() for e in soup.select(".companion-benchmark-error")]
+    files = sorted((built_site.root / "benchmarks").glob("*.json"))
+    assert files, "no benchmarks/*.json in the checkout"
+    for path in files:
+        section = soup.find(id=f"benchmark-{make_id(path.stem)}")
+        assert section is not None, f"status page has no section for benchmarks/{path.name}"
+        assert f"benchmarks/{path.name}" in section.find(["h1", "h2", "h3", "h4"]).get_text()
+        table = section.select_one("table.companion-benchmarks")
+        assert table is not None and table.select("tbody tr"), f"no table for benchmarks/{path.name}"
+        text = table.get_text(" ", strip=True)
+        data = json.loads(path.read_text())
+        numbers = [(p, v) for p, v in _leaves(data) if isinstance(v, (int, float)) and not isinstance(v, bool)][:60]
+        for where, value in numbers:
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            assert shown in text, f"benchmarks/{path.name}: {'.'.join(map(str, where))} = {shown} not on the page"
+
+
+ODD_SHAPES = {
+    "scalar": 3.5,
+    "null": None,
+    "string": "ok",
+    "empty dict": {},
+    "empty list": [],
+    "list of scalars": [1, 2.5, "a", None, True],
+    "long list": list(range(1000)),
+    "records": [{"name": "a", "seconds": 1.0}, {"name": "b", "speedup": 2.0, "nested": {"x": 1}}],
+    "dict of records": {"fast": {"seconds": 1.0}, "slow": {"seconds": 9.0, "runs": [1, 2]}},
+    "mixed list": [1, {"a": [{"b": 2}]}, [3, [4]]],
+    "wrapped": {"results": [{"k": 1}]},
+    "wide records": [{f"c{i}": i for i in range(30)}],
+    "unicode keys": {"Δp max": 1e-15, "ü": {"ß": "x"}},
+    "precise numbers": {"pi": 3.14159265, "big": 123456.789, "speedups": [1.8512, 0.96666]},
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ODD_SHAPES))
+def test_benchmark_tables_take_any_json_shape(shape):
+    data = ODD_SHAPES[shape]
+    header, rows = _benchmark_rows(json.loads(json.dumps(data)))
+    assert header and rows, (header, rows)
+    assert all(len(r) == len(header) and all(isinstance(c, str) for c in r) for r in rows), rows
+    text = " ".join(" ".join(r) for r in rows)
+    for _, value in _leaves(data):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (shape != "long list" or value < 20):
+            assert (f"{value:.4g}" if isinstance(value, float) else str(value)) in text, (shape, value, rows)
+    if shape == "long list":
+        assert "1000 values" in text
+
+
+def test_benchmark_section_reports_unreadable_json(tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"seconds": 1.0,')
+    section = benchmark_section(bad)
+    assert "could not be read" in section.astext() and "benchmarks/broken.json" in section.astext()
+    good = tmp_path / "good.json"
+    good.write_text('{"seconds": 1.25}')
+    assert "1.25" in benchmark_section(good).astext()
+
+
+def test_ipynb_download_is_the_executed_notebook(built_site):
+    """Each notebook page's .ipynb download is the notebook with its outputs (the committed one has none)."""
+    for doc in built_site.notebook_docs():
+        soup = built_site.soup(doc)
+        href = next(a["href"] for a in soup.select("a.btn-download-source-button") if a["href"].endswith(".ipynb"))
+        downloaded = (built_site.page(doc).parent / href).resolve()
+        assert downloaded.is_file(), f"{doc}: download {href} missing"
+        nb = json.loads(downloaded.read_text(encoding="utf-8"))
+        committed = json.loads((built_site.root / f"{doc}.ipynb").read_text(encoding="utf-8"))
+        outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert outputs, f"{doc}: the downloaded .ipynb has no outputs"
+        assert any(c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"), doc
+        def sources(notebook):
+            return ["".join(c["source"]) for c in notebook["cells"]]
+        assert sources(nb) == sources(committed), (
+            f"{doc}: the downloaded notebook is not this page's notebook")
 
 
 BOX_LABEL = re.compile(r"^(def|thm|lem|prop|cor|ex|rem)-")

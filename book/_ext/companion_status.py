@@ -11,13 +11,16 @@ Everything it shows is measured by the build that produces the page:
     finished, so the directive writes placeholders and the ``build-finished`` handler
     replaces them in the written HTML file.
 ``{companion-benchmarks}``
-    the table in ``benchmarks/results.json`` (written by ``make bench``), or a
-    sentence saying that no benchmark results exist.
+    one section per ``benchmarks/*.json`` file (``results.json``, written by ``make bench``,
+    first; then every other benchmark a script writes there, by name), each flattened into a
+    table whatever its JSON shape, or a sentence saying that no benchmark results exist.
 
 Pages that use these directives are re-read on every build (``env-get-outdated``),
 so their numbers can never be left over from an earlier build.
 
-The extension also removes duplicated ``<script>`` tags from every page (see ``_dedupe_scripts``).
+The extension also removes duplicated ``<script>`` tags from every page (see ``_dedupe_scripts``)
+and makes each notebook page's ``.ipynb`` download the executed notebook, with its outputs
+(see ``publish_executed_notebooks``).
 """
 
 from __future__ import annotations
@@ -113,74 +116,127 @@ class BuildStatsDirective(_Tracked):
     def run(self):
         self._track()
         started = self.env.app.companion_started_utc
+        html = self.env.app.builder.format == "html"  # the placeholders are filled in the HTML files only
+        later = "measured by the HTML build only"
         items = [
             ("built at (UTC)", started.strftime("%Y-%m-%d %H:%M:%S")),
-            ("Sphinx build wall time, including notebook execution (s)", PLACEHOLDER_DURATION),
-            ("size of the built site (MB)", PLACEHOLDER_SIZE),
-            ("files in the built site", PLACEHOLDER_FILES),
+            ("Sphinx build wall time, including notebook execution (s)", PLACEHOLDER_DURATION if html else later),
+            ("size of the built site (MB)", PLACEHOLDER_SIZE if html else later),
+            ("files in the built site", PLACEHOLDER_FILES if html else later),
             ("builder", self.env.app.builder.name),
         ]
         return [_table(["quantity", "value"], [[k, v] for k, v in items], ["companion-build-stats"])]
 
 
+MAX_LIST_ITEMS = 20   # a longer list of scalars is shown by its first items and its length
+MAX_ROWS = 300        # a table stops there and says how many rows it left out
+
+
 def _flatten(data, prefix=""):
-    """Nested dicts as (dotted key, leaf value) pairs, so every number gets its own row."""
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            yield from _flatten(value, name + ".")
-        elif isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
-            yield name, ", ".join(_fmt(v) for v in value)
-        else:
-            yield name, value
+    """Any JSON value as (dotted key, leaf value) pairs, so every number gets its own row.
+
+    Dicts recurse with ``key.sub``, lists of scalars become one comma-separated cell, other
+    lists recurse with ``key[i]``; a scalar at the top level is one row named ``value``.
+    """
+    if isinstance(data, dict) and data:
+        for key, value in data.items():
+            yield from _flatten(value, f"{prefix}{key}.")
+    elif isinstance(data, list) and data and not all(_is_scalar(v) for v in data):
+        for i, value in enumerate(data):
+            yield from _flatten(value, f"{prefix.rstrip('.')}[{i}].")
+    else:
+        yield (prefix.rstrip(".") or "value"), data
+
+
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def _benchmark_rows(data) -> tuple[list[str], list[list[str]]]:
-    """Turn results.json into a table: a list of records, a dict of records, or a dict of values."""
+    """Any JSON document as a table.
+
+    A list of records (dicts), or a dict whose values are all records, is one row per record
+    with a column per (flattened) key; anything else is a ``benchmark | value`` table of its
+    flattened leaves. A ``benchmarks`` or ``results`` key holding the records is looked into.
+    """
     if isinstance(data, dict):
         for key in ("benchmarks", "results"):
-            if isinstance(data.get(key), (list, dict)):
+            if isinstance(data.get(key), (list, dict)) and data[key] and len(data) == 1:
                 data = data[key]
                 break
-    if isinstance(data, dict):
-        if all(isinstance(v, dict) for v in data.values()):
-            data = [{"benchmark": k, **v} for k, v in data.items()]
-        else:
-            return ["benchmark", "value"], [[k, _fmt(v)] for k, v in _flatten(data)]
-    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+    records = None
+    if isinstance(data, dict) and data and all(isinstance(v, dict) and v for v in data.values()):
+        records = [{"benchmark": k, **dict(_flatten(v))} for k, v in data.items()]
+    elif isinstance(data, list) and data and all(isinstance(r, dict) and r for r in data):
+        records = [dict(_flatten(r)) for r in data]
+    if records is not None:
         header: list[str] = []
-        for record in data:
+        for record in records:
             header.extend(k for k in record if k not in header)
-        return header, [[_fmt(r.get(k, "")) for k in header] for r in data]
-    raise ValueError("benchmarks/results.json: expected a list of records or a dict")
+        if len(header) <= 12:
+            return header, [[_fmt(r.get(k, "")) for k in header] for r in records]
+    return ["benchmark", "value"], [[k, _fmt(v)] for k, v in _flatten(data)]
 
 
 def _fmt(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
+    if isinstance(value, list):
+        shown = ", ".join(_fmt(v) for v in value[:MAX_LIST_ITEMS])
+        return shown if len(value) <= MAX_LIST_ITEMS else f"{shown}, … ({len(value)} values)"
+    if isinstance(value, dict):
         return json.dumps(value)
     return str(value)
 
 
+def benchmark_files(srcdir) -> list[Path]:
+    """Every ``benchmarks/*.json`` of the book's source tree: results.json first, then by name."""
+    files = sorted((Path(srcdir) / "benchmarks").glob("*.json"))
+    return sorted(files, key=lambda p: (p.name != "results.json", p.name))
+
+
+def benchmark_section(path: Path) -> nodes.section:
+    """One section for one benchmark file: its name, when it was written, and its table."""
+    rel = f"benchmarks/{path.name}"
+    section = nodes.section(ids=[f"benchmark-{nodes.make_id(path.stem)}"], names=[nodes.fully_normalize_name(rel)])
+    section += nodes.title(text=rel)
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        # shown on the page (the book still builds); tests/test_book.py fails on it
+        section += nodes.paragraph(text=f"{rel} could not be read: {err}", classes=["companion-benchmark-error"])
+        return section
+    header, rows = _benchmark_rows(data)
+    left_out = len(rows) - MAX_ROWS
+    text = f"From {rel} (written {stamp}"
+    text += f"; the first {MAX_ROWS} of {len(rows)} rows):" if left_out > 0 else "):"
+    section += nodes.paragraph(text=text)
+    section += _table(header, rows[:MAX_ROWS], ["companion-benchmarks"])
+    return section
+
+
 class BenchmarksDirective(_Tracked):
+    """One section per ``benchmarks/*.json`` file, so a new benchmark shows up with no code change."""
+
     has_content = False
 
     def run(self):
         self._track()
-        path = Path(self.env.srcdir) / "benchmarks" / "results.json"
-        if not path.exists():
+        files = benchmark_files(self.env.srcdir)
+        if not files:
             para = nodes.paragraph(
-                text="No benchmark results: benchmarks/results.json does not exist in this checkout "
-                "(run `make bench` to produce it, then rebuild)."
+                text="No benchmark results: benchmarks/ holds no .json file in this checkout "
+                "(run `make bench` to produce benchmarks/results.json, then rebuild)."
             )
             return [para]
-        self.env.note_dependency(str(path))
-        data = json.loads(path.read_text())
-        header, rows = _benchmark_rows(data)
-        stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        intro = nodes.paragraph(text=f"From benchmarks/results.json (written {stamp}):")
-        return [intro, _table(header, rows, ["companion-benchmarks"])]
+        out = []
+        for path in files:
+            self.env.note_dependency(str(path))
+            out.append(benchmark_section(path))
+        return out
 
 
 def _builder_inited(app) -> None:
@@ -213,9 +269,65 @@ def site_size(outdir: Path) -> tuple[int, int]:
     return total, count
 
 
+def executed_notebook(app, docname: str, source: Path) -> str | None:
+    """The notebook ``docname`` with the outputs of this build's execution, as JSON text (None if unknown).
+
+    With ``execute_notebooks: cache`` the outputs live in the jupyter-cache only (myst-nb writes
+    ``_build/jupyter_execute/<doc>.ipynb`` from the unmerged, output-free notebook), so they are
+    merged from the cache exactly as myst-nb does when it renders the page. In the other
+    execution modes ``_build/jupyter_execute/<doc>.ipynb`` holds the executed notebook.
+    """
+    import nbformat
+
+    config = app.env.mystnb_config
+    if config.execution_mode == "cache":
+        from jupyter_cache import get_cache
+
+        notebook = nbformat.reads(source.read_text(encoding="utf-8"), as_version=4)
+        try:
+            _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(notebook)
+        except KeyError:
+            return None
+        return nbformat.writes(merged)
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
+    return executed.read_text(encoding="utf-8") if executed.is_file() else None
+
+
+def publish_executed_notebooks(app) -> list[Path]:
+    """Replace each notebook's ``_sources/<doc>.ipynb`` (the committed notebook, no outputs) by
+    the notebook as this build executed it, with its outputs.
+
+    The theme's download button links ``_sources/<doc>.ipynb``, so a reader downloads the page
+    as they see it. Returns the files written.
+    """
+    if not app.config.html_copy_source:
+        return []
+    outdir = Path(app.outdir)
+    suffix = app.config.html_sourcelink_suffix
+    written = []
+    for docname in sorted(app.env.found_docs):
+        source = Path(app.env.doc2path(docname))
+        if source.suffix != ".ipynb":
+            continue
+        sourcename = docname + source.suffix
+        if not sourcename.endswith(suffix):
+            sourcename += suffix
+        target = outdir / "_sources" / sourcename
+        if not target.exists():
+            continue  # no download for this page (never written)
+        text = executed_notebook(app, docname, source)
+        if text is None:
+            logger.warning("companion_status: no executed version of %s; its .ipynb download has no outputs", docname)
+            continue
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
 def _build_finished(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    publish_executed_notebooks(app)  # before measuring the site's size
     seconds = time.perf_counter() - app.companion_started
     outdir = Path(app.outdir)
     size, count = site_size(outdir)
