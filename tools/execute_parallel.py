@@ -12,7 +12,11 @@ A notebook that fails is not cached (jupyter-cache only stores successful runs),
 build re-executes it and reports it with ``-W`` as usual; this script prints a one-line
 error naming it and exits 1.
 
-    python tools/execute_parallel.py [--workers 2] [--root .] [--path-output ROOT]
+    python tools/execute_parallel.py [--workers 2] [--root .] [--path-output ROOT] [--toc _toc.yml]
+
+``make book`` runs it before ``jupyter-book build`` (``BOOK_WORKERS=1 make book``: no
+pre-execution, today's serial build). The test build can run it the same way, as a
+subprocess: ``[sys.executable, "tools/execute_parallel.py", "--root", root, "--toc", toc]``.
 
 Only ``.ipynb`` entries of ``_toc.yml`` are executed (the ``.md`` pages have no code cells).
 """
@@ -22,9 +26,11 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import os
 import re
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import yaml
@@ -130,11 +136,19 @@ def execute_parallel(
     )
     failed: list[str] = []
     start = time.perf_counter()
+    # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (OOM kill) breaks the pool
+    # and fails its notebooks instead of hanging the build forever
     ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
-    with ctx.Pool(workers, initializer=_quiet_worker, maxtasksperchild=1) as pool:
-        for done, (code, uri) in enumerate(
-            pool.imap_unordered(ExecutionWorkerLocalMProc(), jobs, chunksize=1), start=1
-        ):
+    worker = ExecutionWorkerLocalMProc()
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker) as pool:
+        futures = {pool.submit(worker, job): job.uri for job in jobs}
+        for done, future in enumerate(as_completed(futures), start=1):
+            uri = futures[future]
+            try:
+                code, _ = future.result()
+            except Exception as err:  # BrokenProcessPool and the like: nothing was cached
+                code = 2
+                NbProjectRecord.set_traceback(uri, f"{type(err).__name__}: {err}", cache.db)
             elapsed = time.perf_counter() - start
             tag = "executed" if code == 0 else "FAILED  "
             print(f"{tag} {_rel(uri, root)}  [{done}/{len(jobs)}, {elapsed:.0f} s]", file=out, flush=True)
@@ -159,7 +173,12 @@ def _rel(uri: str, root: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2, help="parallel kernels (default 2)")
+    default = os.environ.get("BOOK_WORKERS", "2")
+    if not default.isdigit():
+        parser.error(f"BOOK_WORKERS must be a positive integer, got {default!r}")
+    parser.add_argument(
+        "--workers", type=int, default=int(default), help="parallel kernels (default $BOOK_WORKERS or 2)"
+    )
     parser.add_argument("--root", default=".", help="book source root (default .)")
     parser.add_argument("--path-output", default=None, help="as jupyter-book build --path-output")
     parser.add_argument("--toc", default=None, help="as jupyter-book build --toc")
