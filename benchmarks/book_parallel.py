@@ -53,6 +53,18 @@ def build(variant: str, workers: int) -> dict:
         wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         load_after = os.getloadavg()
         steps.append({"step": "jupyter-book build", "returncode": rc, "log_tail": log.splitlines()[-3:]})
+        rebuild = {}
+        if variant == "parallel":  # untimed: `make book` again with nothing changed must execute nothing
+            t1 = time.perf_counter()
+            rc1, log1 = _run([sys.executable, str(ROOT / "tools" / "execute_parallel.py"), "--path-output", out])
+            rc2, log2 = _run([str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", out, *JB_FLAGS])
+            rebuild = {
+                "returncodes": [rc1, rc2],
+                "wall_seconds": round(time.perf_counter() - t1, 1),
+                "execute_parallel_said": [ln for ln in log1.splitlines() if ln.startswith("execute_parallel")],
+                "notebooks_executed_by_build": log2.count("Executing notebook using"),
+                "notebooks_from_cache_in_build": log2.count("Using cached notebook"),
+            }
     return {
         "variant": variant,
         "workers": workers if variant == "parallel" else 1,
@@ -64,6 +76,7 @@ def build(variant: str, workers: int) -> dict:
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],
         "steps": steps,
+        "second_make_book_nothing_changed": rebuild,
     }
 
 
@@ -81,7 +94,7 @@ def main() -> None:
             r = build(variant, args.workers)
             r["round"] = i
             runs.append(r)
-            print(json.dumps({k: v for k, v in r.items() if k != "steps"}), flush=True)
+            print(json.dumps({k: v for k, v in r.items() if k not in ("steps", "second_make_book_nothing_changed")}), flush=True)
 
     def total(variant, key):
         return sum(r[key] for r in runs if r["variant"] == variant)
