@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ def _run(cmd: list[str]) -> tuple[int, str]:
 
 
 def build(variant: str, workers: int) -> dict:
+    # clean means clean: the real-LM pages cache embeddings in <repo>/.cache/reallm across builds
+    shutil.rmtree(ROOT / ".cache" / "reallm", ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f"book_{variant}_") as out:
         load_before = os.getloadavg()
         cpu0, t0 = _children_cpu(), time.perf_counter()
