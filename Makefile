@@ -41,7 +41,7 @@ $(MATHJAX):
 # Notebooks are pre-executed into the jupyter-cache BOOK_WORKERS at a time (benchmarks/book_parallel.json);
 # BOOK_WORKERS=1 skips it: jupyter-book executes them one after another. A failing notebook is not cached:
 # the build re-executes it and reports it with -W.
-BOOK_WORKERS ?= 2
+BOOK_WORKERS ?= 1
 book: setup
 	@if [ "$(BOOK_WORKERS)" != 1 ]; then $(BIN)/python tools/execute_parallel.py --workers $(BOOK_WORKERS) \
 	  || echo "execute_parallel failed; jupyter-book build re-executes and reports the failing notebook"; fi
