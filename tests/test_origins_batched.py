@@ -79,10 +79,13 @@ def test_plan_groups():
 
 
 def test_plateau_rule():
-    h = {"step": [0, 1, 2, 3], "unembedding": [0.1, 0.5, 0.9, 0.9005], "embedding": [0.2] * 4, "between": [0.3] * 4}
-    assert not plateaued(h, 1, 1e-4) and plateaued(h, 1, 1e-3)
-    assert not plateaued(h, 2, 1e-3)           # over the last three logs it moved by 0.4
-    assert not plateaued(h, 4, 1.0)            # not enough logs yet
+    h = {"step": list(range(6)), "unembedding": [0.1, 0.5, 0.9, 0.91, 0.91, 0.92],
+         "embedding": [0.2] * 6, "between": [0.3] * 6}
+    assert plateaued(h, 2, 0.011) and not plateaued(h, 2, 0.009)   # window means 0.905, then 0.915
+    assert not plateaued(h, 3, 0.1)            # window means 0.5, then 0.913
+    assert not plateaued(h, 4, 1.0)            # fewer than 2 * window logs
+    h["between"][-1] = float("nan")
+    assert not plateaued(h, 2, 1.0)
 
 
 def test_bad_arguments():

@@ -82,15 +82,21 @@ COSINES = ("unembedding", "embedding", "between")
 
 
 def plateaued(history: dict, window: int, tol: float) -> bool:
-    """The plateau stopping rule: every cosine moved by at most ``tol`` over the last ``window`` logged steps.
+    """The plateau stopping rule: the cosines stopped changing.
 
-    A rule on the training curve only (never on a target value): true once at
-    least ``window + 1`` entries are logged and, for each of the three cosines,
-    ``max − min`` over the last ``window + 1`` entries is at most ``tol``.
+    True once at least ``2·window`` entries are logged and, for each of the
+    three cosines, the mean of the last ``window`` logged values differs from
+    the mean of the ``window`` before them by at most ``tol``. Means over
+    windows make the rule robust to the noise of sampled mini-batches. It looks
+    at the training curve only, never at a target value.
     """
-    if len(history["step"]) <= window:
+    if len(history["step"]) < 2 * window:
         return False
-    return all(max(history[k][-window - 1:]) - min(history[k][-window - 1:]) <= tol for k in COSINES)
+    for k in COSINES:
+        v = history[k][-2 * window:]
+        if not abs(sum(v[window:]) - sum(v[:window])) / window <= tol:     # NaN counts as not settled
+            return False
+    return True
 
 
 def check_stop_plateau(stop_plateau, log_every: int):
