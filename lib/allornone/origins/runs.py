@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
 import sys
@@ -74,7 +75,7 @@ PAPER_RUNS = {"table1": {3: 100, 4: 100, 5: 50, 6: 20, 7: 10}, "table2": {3: 100
 METRICS = ("unembedding", "embedding", "between")
 
 _COMMON = dict(batch_size=100, stop_plateau=None, keep_history=True)
-_PAPER_RECIPE = dict(method="sgd", batch_size=100, log_every=1000, stop_excess=0.0, stop_plateau=[10, 0.002],
+_PAPER_RECIPE = dict(method="sgd", batch_size=100, log_every=1000, stop_excess=0.0, stop_plateau=[5, 0.001],
                      dtype="float32", masks=0, support_frac=0.0, keep_history=True)
 
 #: Default parameters of each stored setting (every one can be overridden on the command line).
@@ -86,11 +87,11 @@ SETTINGS = {
                    lr=0.01, lr_per_context=True, init_scale=0.1, steps=10000, stop_excess=5e-3, log_every=250,
                    dtype="float32", masks=0, support_frac=0.0),
     "table1_paper": dict(_PAPER_RECIPE, keys=[3, 4, 5, 6, 7], runs=[100, 100, 50, 20, 10], optimizer="sgd", lr=0.1,
-                         steps=300000),
+                         steps=150000),
     "table2": dict(_COMMON, keys=[3, 4, 5, 6, 7], runs=[100, 100, 50, 20, 10], method="exact", optimizer="adam",
                    lr=0.01, steps=10000, stop_excess=5e-3, log_every=250, dtype="float32", masks=0, support_frac=0.0),
     "table2_paper": dict(_PAPER_RECIPE, keys=[3, 4, 5, 6, 7], runs=[100, 100, 50, 20, 10], optimizer="adam",
-                         lr=0.001, steps=300000),
+                         lr=0.001, steps=150000),
     "table3": dict(_COMMON, keys=[50, 100], runs=[10, 10], m=10, method="exact", optimizer="adam", lr=0.05,
                    steps=500, stop_excess=2e-3, log_every=100, dtype="float32", masks=0, support_frac=0.0),
     "table4": dict(_COMMON, keys=[10], runs=[10], method="exact", optimizer="adam", lr=0.05, steps=500,
@@ -105,20 +106,20 @@ SETTINGS = {
 }
 
 #: Every stored file and the arguments that make it (``python -m allornone.origins_runs all`` runs them in this
-#: order; the cheap rows first, Table 4 at m = 12 last).
+#: order: the tables at the paper's run counts first, then the paper's recipe, then the rest).
 JOBS = {
-    "table1": ["table1"],
-    "table1_init_inv_sqrt_dim": ["table1", "--init-scale", "0"],
     "table2": ["table2"],
-    "fig5": ["fig5"],
-    "fig6": ["fig6"],
-    "table1_paper": ["table1_paper"],
-    "table2_paper": ["table2_paper"],
-    "table1_paper_m5_strict": ["table1_paper", "--keys", "5", "--runs", "50", "--stop-plateau", "20,0.0005"],
     "table3": ["table3"],
     "table4": ["table4"],
-    "fig6b": ["fig6b"],
+    "table1_paper": ["table1_paper"],
+    "table2_paper": ["table2_paper"],
+    "table1": ["table1"],
+    "fig5": ["fig5"],
     "table4_m12": ["table4", "--keys", "12", "--runs", "10"],
+    "fig6": ["fig6"],
+    "table1_paper_m4_strict": ["table1_paper", "--keys", "4", "--runs", "100", "--stop-plateau", "10,0.0005"],
+    "table1_init_inv_sqrt_dim": ["table1", "--init-scale", "0"],
+    "fig6b": ["fig6b"],
 }
 
 
@@ -483,7 +484,21 @@ def run_all(a) -> int:
                 finish_jobs(False)
         bar.close()
     finish_jobs(True)
-    print(f"origins_runs all: {time.time() - t0:.0f} s", flush=True)
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    log = {"command": "python -m allornone.origins_runs " + shlex.join(a.argv_), "finished":
+           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "wall_seconds": time.time() - t0,
+           "cpu_seconds_this_process": ru.ru_utime + ru.ru_stime, "chunks_total": n_total,
+           "chunks_run_now": 0 if a.no_run else len(todo), "chunks_resumed": n_total - len(todo),
+           "load_average_at_end": list(os.getloadavg()), "cpu_count": os.cpu_count(),
+           "peak_rss_mb": ru.ru_maxrss / 1024, "dask_scheduler": a.dask_scheduler,
+           "files": {j["name"]: bool(j.get("written")) for j in plan}}
+    hist_path = Path(a.checkpoint_dir) / "regeneration_log.jsonl"
+    hist_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(hist_path, "a") as fh:
+        fh.write(json.dumps(log) + "\n")
+    print(f"origins_runs all: {time.time() - t0:.0f} s wall, {log['cpu_seconds_this_process']:.0f} s CPU", flush=True)
     return 0
 
 
@@ -491,6 +506,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = _parser()
     a = p.parse_args(argv)
+    a.argv_ = argv
     if a.setting == "all":
         try:
             return run_all(a)
