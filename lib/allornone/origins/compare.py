@@ -134,13 +134,17 @@ def restop(history: dict, window: int, tol: float) -> int:
 
 
 def restopped_row(row: dict, window: int, tol: float) -> dict:
-    """A stored row's summary (mean ± se of the three cosines, mean steps) under another plateau rule."""
+    """A stored row's summary (mean ± se of the three cosines, mean steps) under another plateau rule;
+    ``n_not_fired`` counts the runs whose history ends before that rule fires (they are reported at their end)."""
     from .runs import summarise
 
-    per = []
+    from .train import plateaued
+
+    per, never = [], 0
     for run in row["runs"]:
         h = run["history"]
         i = restop(h, window, tol)
+        never += not plateaued({k: v[:i + 1] for k, v in h.items()}, window, tol)
         per.append({"steps_run": h["step"][i], **{k: h[k][i] for k in METRICS}})
     return {"key": row["key"], "n_runs": len(per), **summarise(per),
-            "mean_steps": float(np.mean([r["steps_run"] for r in per]))}
+            "mean_steps": float(np.mean([r["steps_run"] for r in per])), "n_not_fired": never}
