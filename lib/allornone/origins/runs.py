@@ -113,8 +113,8 @@ SETTINGS = {
 JOBS = {
     "table2": ["table2"],
     "table3": ["table3"],
-    "table4": ["table4"],
     "table1_paper": ["table1_paper"],
+    "table4": ["table4"],
     "table2_paper": ["table2_paper"],
     "fig5": ["fig5"],
     "fig6": ["fig6"],
