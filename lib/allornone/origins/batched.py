@@ -184,8 +184,11 @@ def _train_group(dists, seeds, dim, *, steps, method, optimizer, lr, batch_size,
     Z = torch.empty(R, rows_per_step, n_tok, dtype=tdtype)
     mx = torch.empty(R, rows_per_step, 1, dtype=tdtype)
     sm = torch.empty(R, rows_per_step, 1, dtype=tdtype)
-    dF = torch.empty(R, n, dim, dtype=tdtype)
-    dG = torch.empty(R, n_tok, dim, dtype=tdtype)
+    # gradients are computed transposed, (dim × rows): bmm(Gᵀ, Zᵀ) and bmm(Fᵀ, Z) are several times faster
+    # than bmm(Z, G) and bmm(Zᵀ, F) when dim is small (measured at m = 10: 1.6 vs 3.9 ms and 1.5 vs 14 ms)
+    dFT = torch.empty(R, dim, n, dtype=tdtype)
+    dGT = torch.empty(R, dim, n_tok, dtype=tdtype)
+    dF = None if exact else torch.empty(R, n, dim, dtype=tdtype)
     if not exact:
         dFb = torch.empty(R, batch_size, dim, dtype=tdtype)
         Fb = torch.empty(R, batch_size, dim, dtype=tdtype)
@@ -276,19 +279,20 @@ def _train_group(dists, seeds, dim, *, steps, method, optimizer, lr, batch_size,
         Zk.div_(smk)
         if exact:
             Zk.mul_(wsum).sub_(W)
-            torch.bmm(Zk, G, out=dF[:k])
-            torch.bmm(Zk.transpose(1, 2), F, out=dG[:k])
+            torch.bmm(G.transpose(1, 2), Zk.transpose(1, 2), out=dFT[:k])
+            torch.bmm(F.transpose(1, 2), Zk, out=dGT[:k])
         else:
             Zf = Zk.view(-1, n_tok)
             Zf[onehot_rows[:Zf.shape[0]], tok] -= 1.0
             Zk.mul_(inv_b)
             torch.bmm(Zk, G, out=dFb[:k])
-            torch.bmm(Zk.transpose(1, 2), Fbk, out=dG[:k])
+            torch.bmm(Fbk.transpose(1, 2), Zk, out=dGT[:k])
             if adam:
                 dF[:k].zero_()
                 dF[:k].view(-1, dim).index_add_(0, flat, dFb[:k].view(-1, dim))
         done += 1
-        gF, gG = dF[:k], dG[:k]
+        gF = dFT[:k].transpose(1, 2) if exact else dF[:k]
+        gG = dGT[:k].transpose(1, 2)
         if not adam:
             if exact:
                 F.add_(gF, alpha=-lr)
