@@ -387,10 +387,11 @@ def _chunk_path(ckdir: Path, job: dict, key: int, seeds: list) -> Path:
 
 def _run_chunk(setting: str, cfg: dict, key: int, seeds: list) -> dict:
     """One checkpoint's worth of runs (also the unit of work sent to a Dask worker)."""
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     runs = run_row(setting, key, seeds, m=cfg.get("m"), progress=False,
                    **{k: v for k, v in cfg.items() if k not in ("keys", "runs", "m")})
-    return to_jsonable({"key": key, "seeds": seeds, "runs": runs, "seconds": time.time() - t0})
+    return to_jsonable({"key": key, "seeds": seeds, "runs": runs, "seconds": time.time() - t0,
+                        "cpu_seconds": time.process_time() - c0, "load_average": list(os.getloadavg())})
 
 
 def _assemble(job: dict, ckdir: Path, partial: bool) -> dict | None:
