@@ -24,7 +24,7 @@ def _dists(m, n, masks=0, support=None):
 CASES = {
     "exact-gd": (3, 4, 0, None, dict(method="exact", optimizer="sgd", lr=0.27, steps=3000, log_every=50,
                                      stop_excess=5e-3)),
-    "exact-adam-incomplete": (4, 3, 6, 8, dict(method="exact", optimizer="adam", lr=0.05, steps=600, log_every=50,
+    "exact-adam-incomplete": (4, 3, 6, 8, dict(method="exact", optimizer="adam", lr=0.05, steps=300, log_every=50,
                                                stop_excess=2e-3)),
     "sampled-sgd-plateau": (3, 3, 0, None, dict(method="sgd", optimizer="sgd", lr=0.1, steps=2000, log_every=100,
                                                 stop_plateau=(2, 0.03))),
