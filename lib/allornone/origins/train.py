@@ -31,7 +31,7 @@ from .._validate import as_int, as_positive_float
 from .latent import ContextDistribution
 from .metrics import origins_cosines
 
-__all__ = ["TrainResult", "train", "expected_cross_entropy", "METHODS", "OPTIMIZERS"]
+__all__ = ["TrainResult", "train", "expected_cross_entropy", "plateaued", "METHODS", "OPTIMIZERS"]
 
 METHODS = ("exact", "sgd")
 OPTIMIZERS = ("sgd", "adam")
@@ -78,10 +78,72 @@ def expected_cross_entropy(dist: ContextDistribution, F, G) -> float:
     return float(-(dist.weights[:, None] * np.where(dist.P > 0, dist.P * logp, 0.0)).sum())
 
 
+COSINES = ("unembedding", "embedding", "between")
+
+
+def plateaued(history: dict, window: int, tol: float) -> bool:
+    """The plateau stopping rule: the cosines stopped changing.
+
+    True once at least ``2·window`` entries are logged and, for each of the
+    three cosines, the mean of the last ``window`` logged values differs from
+    the mean of the ``window`` before them by at most ``tol``. Means over
+    windows make the rule robust to the noise of sampled mini-batches. It looks
+    at the training curve only, never at a target value.
+    """
+    if len(history["step"]) < 2 * window:
+        return False
+    for k in COSINES:
+        v = history[k][-2 * window:]
+        if not abs(sum(v[window:]) - sum(v[:window])) / window <= tol:     # NaN counts as not settled
+            return False
+    return True
+
+
+def check_stop_plateau(stop_plateau, log_every: int):
+    """Validate ``stop_plateau = (window, tol)``; returns ``(int, float)`` or ``None``."""
+    if stop_plateau is None:
+        return None
+    try:
+        window, tol = stop_plateau
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"stop_plateau must be a pair (window, tol); got {stop_plateau!r}") from exc
+    window = as_int("stop_plateau window", window, min=1)
+    tol = as_positive_float("stop_plateau tol", tol)
+    if not log_every:
+        raise ValueError("stop_plateau needs log_every > 0")
+    return window, tol
+
+
+def log_and_check(dist: ContextDistribution, Fn, Gn, step: int, history: dict, *, stop_excess=None, stop_at=None,
+                  stop_plateau=None, entropy: float | None = None) -> bool:
+    """Append one logged step (loss, excess loss, cosines of the float64 tables) to ``history``; True to stop.
+
+    Shared by :func:`train` and :func:`allornone.origins.batched.train_many`,
+    so both trainers stop by the same rule at the same step.
+    """
+    cos = origins_cosines(Fn, Gn, dist.m, contexts=dist.contexts, tokens=dist.tokens)
+    loss = expected_cross_entropy(dist, Fn, Gn)
+    H = dist.entropy if entropy is None else entropy
+    history["step"].append(step)
+    history["loss"].append(loss)
+    history["excess"].append(loss - H)
+    for k in COSINES:
+        history[k].append(cos[k])
+    if stop_excess is not None and loss - H <= stop_excess:
+        return True
+    if stop_plateau is not None and plateaued(history, *stop_plateau):
+        return True
+    return stop_at is not None and all(cos[k] >= v for k, v in stop_at.items())
+
+
+def new_history() -> dict:
+    return {"step": [], "loss": [], "excess": [], "unembedding": [], "embedding": [], "between": []}
+
+
 def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exact", optimizer: str = "adam",
           lr: float = 0.05, batch_size: int = 100, seed: int = 0, init_scale: float | None = None,
           log_every: int = 0, stop_at: dict | None = None, stop_excess: float | None = None,
-          dtype: str = "float64",
+          stop_plateau: tuple | None = None, dtype: str = "float64",
           progress: bool = False, desc: str | None = None) -> TrainResult:
     """Train a lookup-table predictor of dimension ``dim`` on ``dist``.
 
@@ -94,8 +156,12 @@ def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exa
     the first logged step where every named cosine reaches its value;
     ``stop_excess`` stops at the first logged step where the expected
     cross-entropy is within that much of the conditional entropy (a
-    convergence rule that looks at the loss only, never at the cosines).
-    ``progress`` shows a tqdm bar.
+    convergence rule that looks at the loss only, never at the cosines);
+    ``stop_plateau = (window, tol)`` stops once every cosine moved by at most
+    ``tol`` over the last ``window`` logs (:func:`plateaued`).
+    ``progress`` shows a tqdm bar. This is the one-run reference loop (autograd);
+    :func:`allornone.origins.batched.train_many` trains many runs faster and
+    gives the same results.
 
     Implements :prf:ref:`def-lookup-table-training`.
     """
@@ -123,6 +189,7 @@ def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exa
         stop_excess = as_positive_float("stop_excess", stop_excess)
         if not log_every:
             raise ValueError("stop_excess needs log_every > 0")
+    stop_plateau = check_stop_plateau(stop_plateau, log_every)
     init_scale = dim**-0.5 if init_scale is None else as_positive_float("init_scale", init_scale)
 
     m, n_ctx, n_tok = dist.m, 3**dist.m, 2**dist.m
@@ -142,7 +209,7 @@ def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exa
         row_of[dist.contexts] = np.arange(len(dist.contexts))
         if method == "exact":
             W = torch.as_tensor(dist.weights[:, None] * dist.P, dtype=tdtype)
-        history = {"step": [], "loss": [], "excess": [], "unembedding": [], "embedding": [], "between": []}
+        history = new_history()
         H = dist.entropy
         chunk, buf_ctx, buf_tok, pos = 1000 * batch_size, None, None, 0
 
@@ -153,16 +220,8 @@ def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exa
 
         def log(step):
             Fn, Gn = tables()
-            cos = origins_cosines(Fn, Gn, m, contexts=dist.contexts, tokens=dist.tokens)
-            loss = expected_cross_entropy(dist, Fn, Gn)
-            history["step"].append(step)
-            history["loss"].append(loss)
-            history["excess"].append(loss - H)
-            for k in ("unembedding", "embedding", "between"):
-                history[k].append(cos[k])
-            if stop_excess is not None and loss - H <= stop_excess:
-                return True
-            return stop_at is not None and all(cos[k] >= v for k, v in stop_at.items())
+            return log_and_check(dist, Fn, Gn, step, history, stop_excess=stop_excess, stop_at=stop_at,
+                                 stop_plateau=stop_plateau, entropy=H)
 
         bar = None
         if progress:
@@ -198,6 +257,6 @@ def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exa
         torch.set_num_threads(old_threads)
     params = {"dim": dim, "steps": steps, "method": method, "optimizer": optimizer, "lr": lr,
               "batch_size": batch_size, "seed": seed, "init_scale": init_scale, "dtype": dtype, "stop_at": stop_at,
-              "stop_excess": stop_excess}
+              "stop_excess": stop_excess, "stop_plateau": stop_plateau}
     return TrainResult(m=m, F=Fn, G=Gn, contexts=dist.contexts, tokens=dist.tokens, history=history,
                        params=params, steps_run=done, seconds=seconds)
