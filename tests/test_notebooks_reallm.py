@@ -75,7 +75,8 @@ def test_bad_file_parameters_fail_before_the_kernel(tmp_path):
     (tmp_path / "empty.txt").write_text("# nothing here\n")
     with pytest.raises(ParameterError, match="contexts_file"):
         resolve_parameters(spec, {"contexts_file": str(tmp_path / "empty.txt")})
-    with pytest.raises(ParameterError, match="n_contexts must be <= 40"):
-        resolve_parameters(spec, {"contexts_file": str(FIXTURE / "contexts.txt"), "n_contexts": 41})
+    (tmp_path / "[a - b].txt").write_text("one two three\n")
+    with pytest.raises(ParameterError, match=r"relations_dir: .*\[a - b\]\.txt:1"):
+        resolve_parameters(spec, {"relations_dir": str(tmp_path)})
     with pytest.raises(ParameterError, match="model"):
         resolve_parameters(spec, {"model": "no-such-model"})
