@@ -139,10 +139,10 @@ def bench_geometry() -> dict:
         "note": "old_extrapolated_s = statistic evaluations × the old per-call copy of G (one gather per evaluation)"}}
 
 
-def bench_pages() -> dict:
+def bench_pages(pages=PAGES) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for page in PAGES:
+        for page in pages:
             cmd = ["/usr/bin/time", "-f", "%M %e", sys.executable, "-m", "allornone.run", page, "--force",
                    "--runs-dir", tmp]
             r = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True)
@@ -159,14 +159,23 @@ def bench_pages() -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="skip running the pages")
+    p.add_argument("--only", default="load,geometry,pages", help="comma-separated parts to (re)measure; "
+                   "the others are kept from an existing --out file")
+    p.add_argument("--pages", default=",".join(PAGES), help="comma-separated pages for the pages part")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "reallm.json"))
     args = p.parse_args(argv)
-    res = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "nproc": len(os.sched_getaffinity(0)), "loadavg_before": list(os.getloadavg())}
-    res["load"] = bench_load()
-    res.update(bench_geometry())
-    if not args.quick:
-        res["pages"] = bench_pages()
+    only = set(args.only.split(","))
+    res = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() and only != {"load", "geometry", "pages"} else {}
+    stamp = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+             "nproc": len(os.sched_getaffinity(0)), "loadavg_before": list(os.getloadavg())}
+    if "load" in only:
+        res["load"] = {**bench_load(), **stamp}
+    if "geometry" in only:
+        res.update(bench_geometry())
+        res["baseline"].update(stamp)
+    if "pages" in only and not args.quick:
+        res.setdefault("pages", {"target_MiB": RSS_TARGET_MB}).update(bench_pages(args.pages.split(",")))
+        res["pages"]["measured"] = {**stamp, "pages": args.pages}
     res["loadavg_after"] = list(os.getloadavg())
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))

