@@ -24,7 +24,11 @@ def test_smollm2(run_nb):
     assert r["rank_M"] == 576
     assert r["rank_N"] == r["k_eff"] == r["n_rank_tracks"] == 24 and r["codim_N"] == 552
     assert r["n_full_rank"] == -1 and r["rank_curve"]["24"] == 24
-    assert r["audit_condition_holds"] is False and r["audit_identifiable"] is False
+    # 24 contexts: no embedding diversity, but the log-ratios are not proportional, and parallel offsets imply
+    # proportional log-ratios in every member: "none" over the whole class
+    assert r["audit_condition_holds"] is False
+    assert (r["audit_verdict"], r["audit_identifiable"]) == ("none", True)
+    assert r["audit_justification"] == "prop-parallel-log-ratios"
 
 
 def test_real_parallelism(run_nb):
