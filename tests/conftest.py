@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from allornone.reruns.results import load_results
 from allornone.reruns.run import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+
+# `make mutation` (tools/mutation/run.py) passes --hypothesis-profile=mutation: every mutant
+# meets the same examples, and no example database carries failures from one mutant to the next.
+settings.register_profile("mutation", derandomize=True, database=None, deadline=None, print_blob=False)
 
 
 @pytest.fixture(scope="session")
