@@ -12,7 +12,7 @@ MATHJAX := book/_vendor/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test test-slow test-all setup mathjax lock clean bench
+.PHONY: book test test-slow test-all setup mathjax lock clean bench mutation
 
 setup: $(STAMP) $(MATHJAX)
 	tools/install_browser.sh
@@ -45,6 +45,10 @@ test-all: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# Mutation testing of lib/allornone/theory against its fast tests (slow tier; writes benchmarks/mutation.json).
+mutation: setup
+	nice -n 10 $(BIN)/python tools/mutation/run.py --max-children 2
 
 # Re-resolve the pins after editing requirements.in (needs the package registry).
 lock:
