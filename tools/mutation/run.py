@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     entries = load_equivalent()
     killed = [k for k, v in codes.items() if v in KILLED]
     timeout = [k for k, v in codes.items() if v in TIMEOUT]
-    other = sorted(k for k, v in codes.items() if v not in KILLED and v not in TIMEOUT)
+    unchecked = [k for k, v in codes.items() if v is None]
+    other = sorted(k for k, v in codes.items() if v is not None and v not in KILLED and v not in TIMEOUT)
     equivalent, real = [], []
     for name in other:
         module, function = split_name(name)
@@ -237,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             real.append(row)
 
-    n = len(codes)
+    if unchecked:
+        print(f"warning: {len(unchecked)} mutants not checked (interrupted run?); they are left out of the counts")
+    n = len(codes) - len(unchecked)
     denominator = n - len(equivalent)
     score = (len(killed) + len(timeout)) / denominator if denominator else float("nan")
     print()
