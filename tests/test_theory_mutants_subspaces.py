@@ -188,3 +188,9 @@ def test_intersection_errors_name_the_argument():
         intersection(np.ones((3, 2)), np.ones((4, 1)))
     with pytest.raises(ValueError, match=r"^atol must be a finite number > 0"):
         intersection(e, e, atol=0.0)
+
+
+def test_one_context_has_a_zero_difference_span():
+    m = _model([[1.0, 2.0]], [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert embedding_difference_span(m).shape == (2, 0)
+    assert not is_diverse(m)
