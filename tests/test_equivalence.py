@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import allornone as aon
+from allornone.theory.equivalence import log_odds_difference
 from allornone.theory.examples import random_model
 
 seeds = st.integers(0, 2**31)
@@ -106,3 +107,36 @@ def test_bad_arguments():
         aon.shift(model, np.ones(3))
     with pytest.raises(ValueError, match="H must have 10 rows"):
         aon.lift(model, np.ones((9, 2)), np.ones(2))
+
+
+# --- equivalence is decided on log-odds (issue 10) -----------------------------------------------------
+
+def _peaked(shift_rare: float):
+    """Two contexts, a rare token 800 nats below the others; its log-odds moved by ``shift_rare``."""
+    F = np.array([[1.0, 0.0], [0.0, 1.0]])
+    G = np.array([[0.0, 0.0], [1.0, 0.5], [-800.0, -800.0 + shift_rare]])
+    return aon.NextTokenPredictor(F, G)
+
+
+def test_rare_token_moved_by_100_nats_is_not_the_same_distribution():
+    a, b = _peaked(0.0), _peaked(100.0)
+    assert aon.max_prob_difference(a, b) < 1e-300                  # invisible in probabilities
+    assert not aon.same_distribution(a, b)
+    assert log_odds_difference(a, b) > 0.1
+    assert aon.same_distribution(a, aon.shift(a, np.array([3.0, -2.0])))
+
+
+def test_same_distribution_is_relative_and_keeps_the_old_atol():
+    model = random_model(10, 8, 4, 0)
+    big = model.with_tables(F=1e4 * model.F)
+    other = aon.reparametrize(big, aon.random_invertible(4, 1, cond=1e4))
+    assert aon.same_distribution(big, other)                          # rounding at scale 1e4·κ passes
+    assert log_odds_difference(big, other) < 1e-9
+    nudged = aon.nudge_off_class(model, 1e-6, np.random.default_rng(0))
+    assert not aon.same_distribution(model, nudged)
+    assert aon.same_distribution(model, model, 1e-9) and aon.same_distribution(model, model, atol=1e-9)
+    assert not aon.same_distribution(model, nudged, atol=1.0)
+    with pytest.raises(ValueError, match="rtol"):
+        aon.same_distribution(model, model, rtol=0)
+    with pytest.raises(ValueError, match="atol"):
+        aon.same_distribution(model, model, atol=-1)

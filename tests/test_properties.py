@@ -153,7 +153,7 @@ def test_parallel_embedding_counterexample():
 def test_relational_strong_transfer(seed, extra):
     model, q, (A, a) = P.relational_example(seed, n_base=8, n_extra=6, n_tokens=12, dim=3, n_answers=3)
     c = P.check_relational_strong(model, q)
-    assert c.holds and P.condition_relational_strong(model).holds
+    assert c.holds and c.decidable and P.condition_relational_strong(model).holds
     other = _equivalent(model, seed, extra)
     if P.condition_relational_strong(other).holds:
         At, at = P.transfer_relational_strong(model, other, A, a)
@@ -171,6 +171,7 @@ def test_relational_projected_all_or_none(seed, extra):
     other = _equivalent(model, seed, extra)
     c = P.check_relational_projected(other, q)
     assert c.holds and P.condition_relational_projected(other, q, c.witness[0]).holds
+    assert P.check_relational_log_odds(other, q).decidable
     At, at = P.transfer_relational_projected(other, q, W, r)
     L = P.answer_basis(other, q)
     Fs, Fq = other.F[list(q.base)], other.F[list(q.queried)]
@@ -212,6 +213,7 @@ def test_subspace_dimension_identifiable(seed, extra, sub_dim):
     other = _equivalent(model, seed, extra)
     assert P.answer_subspace_dimension(other, q) == m
     assert P.check_linear_subspace(other, q, m).holds and not P.check_linear_subspace(other, q, m - 1).holds
+    assert P.check_linear_subspace(other, q, m - 1).decidable
     if P.condition_linear_subspace(other, projected=False).holds:
         assert P.answer_subspace_dimension(other, q, projected=False) == m
 

@@ -50,6 +50,17 @@ _install_aliases(__name__)
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``aon.subspaces`` and the other flat 0.1 module names, imported on first use."""
+    from ._compat import ALIASES
+
+    if name in ALIASES or name in ("theory", "origins", "reallm", "reruns"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "NextTokenPredictor", "softmax", "log_softmax",
     "effective_complexity", "effective_form", "EffectiveForm", "effective_subspace",

@@ -3,5 +3,6 @@
 Modules: :mod:`.model` (the predictor), :mod:`.subspaces` (N, M, K, effective
 complexity), :mod:`.equivalence` (the moves M1-M6 and the ~EL map),
 :mod:`.linear` (~L under diversity), :mod:`.examples`, :mod:`.properties`
-and :mod:`.audit`. numpy float64 throughout.
+(a package: one module per linear property, one shared interface) and
+:mod:`.audit` (one verdict rule over that interface). numpy float64 throughout.
 """

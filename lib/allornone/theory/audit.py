@@ -1,25 +1,36 @@
-"""Audit an observed linear property: is it all-or-none for this model?
+"""Audit an observed linear property: is it all-or-none for this model's class?
 
-``audit(model, prop)`` answers, for one model and one property instance of
-:mod:`allornone.properties`:
+``audit(model, prop)`` applies **one verdict rule** to the shared interface of
+:mod:`allornone.theory.properties` (every kind: parallel unembeddings and
+embeddings, relational linearity strong and projected, linear subspaces,
+probes, steering vectors). With ``check`` (the property in this
+parametrisation), ``condition`` (the theorem's subspace or diversity
+condition, here) and ``distribution`` (the counterpart on identifiable
+quantities, the same for every member):
 
-* does the model have the property (the checker);
-* which subspace condition decides whether it is identifiable, and does it
-  hold here;
-* the **equivalent object**: the distribution-level form of the property (the
-  log-ratio ``λ``, the log-odds map ``W, r``, the probe coefficients ``β``,
-  the steering coefficients ``c``), which every equivalent model shares;
-* when the condition fails and the property holds, an equivalent model
-  constructed with the moves that loses it, with its ``max |Δp|``.
+1. the data cannot decide the distribution-level counterpart (e.g.
+   ``|S| ≤ rank[Λ_S, 1]``) → **"undecided by the data"** (under the condition
+   this member's check is then undecidable too: e.g. with ``M = ℝ^d``,
+   ``rank[F_S, 1] = rank[Λ_S, 1]``);
+2. the condition holds → **"all"** if the distribution-level counterpart holds,
+   else **"none"**, over the theorem's scope (e.g. the embedding-diverse
+   members), justified by the theorem;
+3. the condition fails and, for kinds where the property implies its
+   counterpart in every member, the counterpart fails → **"none"** over the
+   whole class (justified by that implication);
+4. otherwise an equivalent pair is constructed — one member with the property,
+   one without, same distribution — → **"not identifiable"**; if no pair can
+   be built → "undecided by the data".
+
+The verdict uses the member's own (Euclidean) residual only to choose which
+pair to build; "all"/"none" rest on the distribution-level residual, which is
+identical across the class (book label ``prop-approximate-properties``, see NOTES-props.md). So
+members that agree on the condition get the same verdict at every ``tol``.
+``identifiable`` is True exactly for "all" and "none".
 
 :func:`load_model` reads ``F`` and ``G`` from two ``.npy`` files and
 :func:`parse_property` turns a short text description into a property
 instance (used by the page *Audit your own model*).
-
-This goes beyond the paper; it implements the verdicts of
-:prf:ref:`lem-transfer`, :prf:ref:`thm-parallelism`,
-:prf:ref:`thm-relational-linearity`, :prf:ref:`thm-subspace`,
-:prf:ref:`thm-probing` and :prf:ref:`thm-steering`.
 """
 
 from __future__ import annotations
@@ -30,10 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from . import properties as P
-from .equivalence import max_prob_difference
+from .equivalence import log_odds_difference, max_prob_difference, reduce
 from .model import NextTokenPredictor
 
-__all__ = ["AuditReport", "audit", "load_model", "parse_property", "PROPERTY_KINDS"]
+__all__ = ["AuditReport", "EquivalentPair", "audit", "load_model", "parse_property", "PROPERTY_KINDS", "VERDICTS"]
 
 #: Property kinds understood by :func:`parse_property` and :func:`audit` (``form``).
 PROPERTY_KINDS = (
@@ -46,16 +57,47 @@ PROPERTY_KINDS = (
     "linear_steering",
 )
 
+#: The verdict vocabulary.
+VERDICTS = ("all", "none", "not identifiable", "undecided by the data")
+
+#: Largest |Λ − Λ̃| (relative) accepted between the members of a constructed pair.
+PAIR_RTOL = 1e-8
+
+
+@dataclass(frozen=True)
+class EquivalentPair:
+    """Two distribution-equivalent members: ``with_property`` has it, ``without_property``
+    does not (their checks ``check_with``, ``check_without``); ``max_dp`` is
+    ``max |Δp|`` between them, ``log_odds_difference`` the relative ``|ΔΛ|``."""
+
+    with_property: NextTokenPredictor
+    without_property: NextTokenPredictor
+    check_with: P.Check
+    check_without: P.Check
+    max_dp: float
+    log_odds_difference: float
+
 
 @dataclass(frozen=True)
 class AuditReport:
     """The verdict of :func:`audit`.
 
-    ``identifiable`` is True when the property is all-or-none for this model's
-    equivalence class (its condition holds): every equivalent model satisfying
-    the same condition agrees with this one. ``counterexample_max_dp`` and
-    ``counterexample_holds`` describe a constructed equivalent model (``None``
-    when none was built).
+    ``verdict`` is one of :data:`VERDICTS`; ``justification`` the book label of
+    the result behind it; ``scope`` the members it quantifies over;
+    ``identifiable`` is True exactly when the verdict is "all" or "none".
+    ``holds`` and ``residual`` (= ``parametrisation_residual``) are this
+    member's check; ``distribution_holds`` and ``distribution_residual`` the
+    identifiable counterpart. ``pair`` is the constructed
+    :class:`EquivalentPair` behind "not identifiable";
+    ``counterexample_holds`` / ``counterexample_max_dp`` describe the member of
+    the pair that is not ``model`` (``None`` when there is no pair).
+
+    ``class_verdict`` quantifies over *every* member of the class, whatever
+    its condition (with ``class_pair`` behind "not identifiable"): the same
+    for every equivalent model. It differs from ``verdict`` only when the
+    condition holds here and the theorem's scope is a proper part of the
+    class (e.g. parallelism: "all" among embedding-diverse members, "not
+    identifiable" over the class, :prf:ref:`prop-parallelism-counterexample`).
     """
 
     kind: str
@@ -67,21 +109,137 @@ class AuditReport:
     explanation: str = ""
     counterexample_holds: bool | None = None
     counterexample_max_dp: float | None = None
+    verdict: str = ""
+    justification: str = ""
+    scope: str = ""
+    decidable: bool = True
+    reason: str = ""
+    check: P.Check | None = None
+    distribution: P.Check | None = None
+    pair: EquivalentPair | None = None
+    tol: float = P.DEFAULT_TOL
+    class_verdict: str = ""
+    class_pair: EquivalentPair | None = None
+
+    @property
+    def parametrisation_residual(self) -> float:
+        """The residual of the check in this parametrisation (Euclidean; not invariant)."""
+        return self.residual
+
+    @property
+    def distribution_residual(self) -> float:
+        """The residual of the distribution-level counterpart (identical across the class)."""
+        return float("nan") if self.distribution is None else self.distribution.residual
+
+    @property
+    def distribution_holds(self) -> bool:
+        return bool(self.distribution is not None and self.distribution.holds)
 
     def __str__(self) -> str:
         lines = [
             f"property:    {self.kind}",
-            f"holds:       {self.holds} (residual {self.residual:.2e})",
+            f"verdict:     {self.verdict} ({self.scope}; by {self.justification})",
+            f"over the whole class: {self.class_verdict}",
+            f"holds here:  {self.holds} (this parametrisation's residual {self.residual:.2e})",
+            f"distribution level: {self.distribution_holds} (residual {self.distribution_residual:.2e}, "
+            "the same for every equivalent model)",
             f"condition:   {self.condition.name}: {'holds' if self.condition.holds else 'FAILS'}",
             f"identifiable (all-or-none): {self.identifiable}",
         ]
+        if not self.decidable:
+            lines.append(f"undecided:   {self.reason}")
         for k, v in self.equivalent_object.items():
             lines.append(f"equivalent object {k}: {np.array2string(np.asarray(v), precision=4, threshold=8)}")
-        if self.counterexample_max_dp is not None:
-            lines.append(f"constructed equivalent model: property holds = {self.counterexample_holds}, "
-                         f"max |Δp| = {self.counterexample_max_dp:.1e}")
+        if self.pair is not None:
+            lines.append(f"constructed equivalent pair: with property (residual {self.pair.check_with.residual:.2e}, "
+                         f"dim {self.pair.with_property.dim}), without (residual "
+                         f"{self.pair.check_without.residual:.2e}, dim {self.pair.without_property.dim}), "
+                         f"max |Δp| = {self.pair.max_dp:.1e}")
         lines.append(self.explanation)
         return "\n".join(lines)
+
+
+def _resolve(prop, form):
+    if isinstance(prop, P.RelationalQuery):
+        form = "relational_projected" if form is None else form
+        if form not in ("relational_strong", "relational_projected", "linear_subspace"):
+            raise ValueError("form must be relational_strong, relational_projected or linear_subspace for a "
+                             f"RelationalQuery; got {form!r}")
+        return P.KINDS[form]
+    for kind in P.KINDS.values():
+        if isinstance(prop, kind.instance):
+            if form is not None and form != kind.kind:
+                raise ValueError(f"form must be {kind.kind!r} (or None) for a {type(prop).__name__}; got {form!r}")
+            return kind
+    raise ValueError(f"prop must be a property instance of allornone.properties; got {type(prop).__name__}")
+
+
+def _valid_pair(kind, with_m, w_with, without_m, w_without, prop, tol):
+    """An :class:`EquivalentPair` if both members are equivalent, both checks
+    are decidable, one holds and one fails; else ``None``."""
+    if with_m is None or without_m is None:
+        return None
+    if (with_m.n_contexts, with_m.n_tokens) != (without_m.n_contexts, without_m.n_tokens):
+        return None
+    dl = log_odds_difference(with_m, without_m)
+    c_with, c_without = kind.check(with_m, prop, w_with, tol), kind.check(without_m, prop, w_without, tol)
+    if dl > PAIR_RTOL or not (c_with.decidable and c_without.decidable and c_with.holds and not c_without.holds):
+        return None
+    return EquivalentPair(with_m, without_m, c_with, c_without, max_prob_difference(with_m, without_m), dl)
+
+
+def _candidate_pairs(kind, model, prop, witness, check, rng, tol):
+    """Members with and without the property, built from ``model`` and, for
+    kinds whose witness is fitted, from its reduced model."""
+    if check.decidable and check.holds:
+        yield model, witness, kind.counterexample(model, prop, witness, rng, tol), witness
+    elif check.decidable:
+        r = kind.realisation(model, prop, witness, rng, tol)
+        if r is not None:
+            yield r[0], r[1], model, witness
+    if kind.needs_witness:
+        return
+    base = reduce(model)
+    if kind.check(base, prop, None, tol).holds:
+        yield base, None, kind.counterexample(base, prop, None, rng, tol), None
+    else:
+        r = kind.realisation(base, prop, None, rng, tol)
+        if r is not None:
+            yield r[0], r[1], base, None
+
+
+def _find_pair(kind, model, prop, witness, check, rng, tol):
+    for cand in _candidate_pairs(kind, model, prop, witness, check, rng, tol):
+        pair = _valid_pair(kind, cand[0], cand[1], cand[2], cand[3], prop, tol)
+        if pair is not None:
+            return pair
+    return None
+
+
+def _decide(kind, model, prop, witness, check, cond, dist, rng, tol):
+    """The one verdict rule. Returns ``(verdict, justification, scope, reason, pair)``."""
+    if not dist.decidable:
+        return "undecided by the data", kind.theorem, kind.scope, dist.reason, None
+    if cond.holds:
+        return ("all" if dist.holds else "none"), kind.theorem, kind.scope, "", None
+    if not dist.holds and kind.necessity_label:
+        return "none", kind.necessity_label, "every member of the class", "", None
+    pair = _find_pair(kind, model, prop, witness, check, rng, tol)
+    if pair is None:
+        return ("undecided by the data", kind.counterexample_label, "every member of the class",
+                "no equivalent pair (one member with the property, one without) could be constructed", None)
+    return "not identifiable", kind.counterexample_label, "every member of the class", "", pair
+
+
+_EXPLAIN = {
+    "all": "All: {cond} holds here, so every member in scope has the property: its distribution-level "
+           "counterpart holds (residual {dres:.2e} ≤ tol {tol:g}, the same number in every equivalent model).",
+    "none": "None: the distribution-level counterpart fails (residual {dres:.2e} > tol {tol:g}, the same number "
+            "in every equivalent model), so no member in scope has the property.",
+    "not identifiable": "Not identifiable: {cond} fails here; the constructed equivalent pair (max |Δp| {dp:.1e}) "
+                        "has the property in one member and not in the other.",
+    "undecided by the data": "Undecided by the data: {reason}.",
+}
 
 
 def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=None, dim: int | None = None,
@@ -99,168 +257,43 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
         ``"linear_subspace"``), :class:`~allornone.properties.Concept`
         (needs ``witness=(w, b)``) or
         :class:`~allornone.properties.SteeringTarget` (needs ``witness=v``).
-    dim : for ``"linear_subspace"``, the claimed affine dimension (default: the observed one).
-    rng : seed or generator for constructed counterexamples.
+    dim : for ``"linear_subspace"``, the claimed affine dimension (default: the
+        largest non-vacuous claim, ``min(|S| − 1, |Y_q| − 1) − 1``).
+    tol : relative tolerance of every residual (default ``DEFAULT_TOL``); at
+        ``tol > 0`` the verdict rests on the distribution-level residual.
+    rng : seed or generator for constructed members.
     """
     if not isinstance(model, NextTokenPredictor):
         raise ValueError(f"model must be a NextTokenPredictor; got {type(model).__name__}")
-    if isinstance(prop, P.ParallelUnembedding):
-        return _audit_parallel(model, prop, tol, embedding=False)
-    if isinstance(prop, P.ParallelEmbedding):
-        return _audit_parallel(model, prop, tol, embedding=True)
-    if isinstance(prop, P.RelationalQuery):
-        form = "relational_projected" if form is None else form
-        if form not in ("relational_strong", "relational_projected", "linear_subspace"):
-            raise ValueError(f"form must be relational_strong, relational_projected or linear_subspace for a RelationalQuery; got {form!r}")
-        if form == "relational_strong":
-            return _audit_strong(model, prop, tol, rng)
-        if form == "relational_projected":
-            return _audit_projected(model, prop, tol)
-        return _audit_subspace(model, prop, dim, rng)
-    if isinstance(prop, P.Concept):
-        if witness is None or len(witness) != 2:
-            raise ValueError("witness must be the probe (w, b) for a Concept")
-        return _audit_probe(model, prop, witness[0], witness[1], tol)
-    if isinstance(prop, P.SteeringTarget):
-        if witness is None:
-            raise ValueError("witness must be the steering vector v for a SteeringTarget")
-        return _audit_steering(model, prop, witness, tol, rng)
-    raise ValueError(f"prop must be a property instance of allornone.properties; got {type(prop).__name__}")
-
-
-def _audit_parallel(model, prop, tol, embedding: bool) -> AuditReport:
-    if embedding:
-        kind, check = "parallel_embedding", P.check_parallel_embeddings(model, prop, tol)
-        cond = P.condition_parallel_embeddings(model)
-        dist = P.check_parallel_log_odds_differences(model, prop, tol)
-        dist_name = "the log-odds differences ℓ(x_i', ·) − ℓ(x_i, ·) are proportional"
-    else:
-        kind, check = "parallel_unembedding", P.check_parallel_unembeddings(model, prop, tol)
-        cond = P.condition_parallel_unembeddings(model)
-        dist = P.check_same_log_ratios(model, prop, tol)
-        dist_name = "the log-ratios log p(b_i|x)/p(a_i|x) are proportional"
-    obj = {"distribution_level_parallel": dist.holds}
-    if dist.holds:
-        obj["lambda"] = dist.witness
-    cex_holds = cex_dp = None
-    if cond.holds:
-        expl = (f"All-or-none: {cond.name} holds, so every equivalent model with {cond.name.split(' ')[0]} "
-                f"{cond.name.split(' ')[1]} {'has' if check.holds else 'lacks'} the property"
-                + (f" (with the same λ = {dist.witness:.4g})." if check.holds else "."))
-    elif check.holds:
-        cex = P.parallel_embedding_counterexample(model, prop) if embedding else P.parallelism_counterexample(model, prop)
-        cex_holds = (P.check_parallel_embeddings(cex, prop, tol) if embedding else P.check_parallel_unembeddings(cex, prop, tol)).holds
-        cex_dp = max_prob_difference(model, cex)
-        expl = (f"Not identifiable: {cond.name} fails. The property holds here, but an equivalent model "
-                "(a lift, built by the moves) loses it with the same distribution. What is identifiable: "
-                f"{dist_name} ({dist.holds}).")
-    else:
-        expl = (f"Not identifiable: {cond.name} fails and the property does not hold here; "
-                + ("some equivalent models (e.g. the reduced one, if diverse) may have it, since "
-                   f"{dist_name}." if dist.holds else f"no equivalent model has it, since not even {dist_name}."))
-    return AuditReport(kind, check.holds, check.residual, cond, bool(cond.holds), obj, expl, cex_holds, cex_dp)
-
-
-def _audit_strong(model, q, tol, rng) -> AuditReport:
-    check = P.check_relational_strong(model, q, tol)
-    cond = P.condition_relational_strong(model)
-    W, r, res = P.relational_log_odds_map(model, q)
-    obj = {"W": W, "r": r} if res <= P._tol(tol) else {}
-    cex_holds = cex_dp = None
-    if cond.holds:
-        expl = (f"All-or-none: {cond.name} holds, so every unembedding-diverse equivalent model "
-                f"{'has' if check.holds else 'lacks'} f(s⊕q) = A_q f(s) + a_q (Ã_q = R̃ A_q R).")
-    elif check.holds:
-        cex = P.relational_strong_counterexample(model, q, rng)
-        cex_holds, cex_dp = P.check_relational_strong(cex, q, tol).holds, max_prob_difference(model, cex)
-        expl = (f"Not identifiable: {cond.name} fails; moving f(s⊕q) along M^⊥ (M3) breaks the strong form "
-                "without changing p. Audit the projected form instead.")
-    else:
-        expl = f"Not identifiable: {cond.name} fails; equivalent models may or may not have the strong form."
-    return AuditReport("relational_strong", check.holds, check.residual, cond, bool(cond.holds), obj, expl, cex_holds, cex_dp)
-
-
-def _audit_projected(model, q, tol) -> AuditReport:
-    check = P.check_relational_projected(model, q, tol)
-    W, r, res = P.relational_log_odds_map(model, q)
-    cond = P.condition_relational_projected(model, q, None, tol)
-    obj = {"W": W, "r": r} if res <= P._tol(tol) else {}
-    if check.holds and cond.holds:
-        expl = ("All-or-none: the projected form holds with SC-RL, i.e. the answer log-odds after q are affine in "
-                "the log-odds of s (ℓ_q(s⊕q) = W ℓ(s,·) + r); every equivalent model has it, with "
-                "Ã_q = (L̃_qᵀ)⁺ W Ḡ̃.")
-    elif check.holds:
-        expl = ("Not identifiable: the projected form holds but SC-RL fails: the answer depends on a part of f(s) "
-                "in N_S ∩ M^⊥ that the distribution does not see; an equivalent model (M3) loses the property.")
-    elif cond.holds:
-        expl = ("The projected form fails here but the log-odds map exists, which cannot happen for exact data; "
-                "check the tolerance.")
-    else:
-        expl = ("All-or-none (none): the answer log-odds are not affine in the log-odds of s, and no model with "
-                "SC-RL can have the property; models without SC-RL may, through directions invisible to p.")
-    cex_holds = cex_dp = None
-    if check.holds and not cond.holds:
-        cex = P.relational_sc_counterexample(model, q)
-        cex_holds, cex_dp = P.check_relational_projected(cex, q, tol).holds, max_prob_difference(model, cex)
-    ident = bool(cond.holds) or not check.holds
-    return AuditReport("relational_projected", check.holds, check.residual, cond, ident, obj, expl, cex_holds, cex_dp)
-
-
-def _audit_subspace(model, q, dim, rng) -> AuditReport:
-    m_proj = P.answer_subspace_dimension(model, q, projected=True)
-    m_full = P.answer_subspace_dimension(model, q, projected=False)
-    dim = m_proj if dim is None else int(dim)
-    check = P.check_linear_subspace(model, q, dim, projected=True)
-    cond = P.condition_linear_subspace(model, projected=False)
-    obj = {"projected_dimension": m_proj, "unprojected_dimension": m_full,
-           "log_odds_affine_dimension": P.affine_dimension(P.answer_log_odds(model, q))}
-    cex_holds = cex_dp = None
-    if cond.holds:
-        expl = ("All-or-none: the projected dimension is the affine dimension of the answer log-odds (shared by every "
-                f"equivalent model), and with {cond.name} the unprojected one is too.")
-    else:
-        cex = P.subspace_counterexample(model, q, rng)
-        cex_holds = P.answer_subspace_dimension(cex, q, projected=False) <= m_full
-        cex_dp = max_prob_difference(model, cex)
-        expl = (f"The projected dimension ({m_proj}) is identifiable; the unprojected one ({m_full}) is not, "
-                f"since {cond.name} fails: an equivalent model has unprojected dimension larger.")
-    return AuditReport("linear_subspace", check.holds, float(m_proj), cond, True, obj, expl, cex_holds, cex_dp)
-
-
-def _audit_probe(model, concept, w, b, tol) -> AuditReport:
-    check = P.check_probe(model, concept, w, b, tol)
-    cond = P.condition_probe(model, concept, w, tol)
-    beta, res = P.functional_coefficients(model, w, concept.contexts)
-    obj = {"beta": beta, "b": float(b)} if cond.holds else {}
-    cex_holds = cex_dp = None
-    if cond.holds:
-        expl = ("All-or-none: w lies in M + N_S^⊥, so its scores are Σ_y β_y ℓ(s, y) + b; every equivalent model "
-                "has the probe w̃ = Σ_y β_y ḡ̃(y) with identical scores.")
-    else:
-        cex = P.probe_counterexample(model)
-        cex_holds = P.check_probe(cex, concept, w, b, tol).holds
-        cex_dp = max_prob_difference(model, cex)
-        expl = ("Not identifiable: w has a component in N_S ∩ M^⊥, invisible to the distribution; removing the "
-                "M^⊥ part of every f(s) (M3) changes the probe's scores without changing p.")
-    return AuditReport("linear_probe", check.holds, check.residual, cond, bool(cond.holds), obj, expl, cex_holds, cex_dp)
-
-
-def _audit_steering(model, target, v, tol, rng) -> AuditReport:
-    check = P.check_steering(model, target, v, tol)
-    cond = P.condition_steering(model, v, tol)
-    c, res = P.direction_coefficients(model, v)
-    obj = {"c": c} if cond.holds else {}
-    cex_holds = cex_dp = None
-    if cond.holds:
-        expl = ("All-or-none: v lies in N + M^⊥, so its effect on every log-ratio is Σ_x c_x ℓ(x, ·); every "
-                "equivalent model has ṽ = Σ_x c_x f̃(x) with identical steered distributions.")
-    else:
-        cex = P.steering_counterexample(model, rng)
-        cex_holds = P.check_steering(cex, target, v, tol).holds
-        cex_dp = max_prob_difference(model, cex)
-        expl = ("Not identifiable: v touches M ∩ N^⊥; moving g along N^⊥ (M4) changes the steering effect of v "
-                "without changing p.")
-    return AuditReport("linear_steering", check.holds, check.residual, cond, bool(cond.holds), obj, expl, cex_holds, cex_dp)
+    kind = _resolve(prop, form)
+    if kind.kind == "linear_subspace":
+        witness = dim
+    elif kind.kind == "linear_probe" and (witness is None or len(witness) != 2):
+        raise ValueError("witness must be the probe (w, b) for a Concept")
+    kind.validate(model, prop, witness)
+    tol = P._tol(tol)
+    check = kind.check(model, prop, witness, tol)
+    cond = kind.condition(model, prop, witness, tol)
+    dist = kind.distribution(model, prop, witness, tol)
+    verdict, label, scope, reason, pair = _decide(kind, model, prop, witness, check, cond, dist, rng, tol)
+    class_verdict, class_pair = verdict, pair
+    if cond.holds and not kind.scope_is_class:
+        outside = P.Condition(cond.name, False, cond.residual, cond.label)
+        class_verdict, _, _, _, class_pair = _decide(kind, model, prop, witness, check, outside, dist, rng, tol)
+    other_holds = other_dp = None
+    if pair is not None:
+        other, oc = ((pair.without_property, pair.check_without) if pair.with_property is model
+                     else (pair.with_property, pair.check_with))
+        other_holds, other_dp = bool(oc.holds), max_prob_difference(model, other)
+    expl = _EXPLAIN[verdict].format(cond=cond.name, dres=dist.residual, tol=tol, reason=reason,
+                                    dp=pair.max_dp if pair else 0.0)
+    if verdict in ("all", "none") and check.decidable and bool(check.holds) != bool(dist.holds):
+        expl += (f" This parametrisation's residual ({check.residual:.2e}) {'passes' if check.holds else 'fails'} "
+                 "tol, but it is not invariant across the class: the verdict rests on the distribution-level one.")
+    return AuditReport(kind.kind, bool(check.holds), float(check.residual), cond, verdict in ("all", "none"),
+                       kind.equivalent_object(model, prop, witness, tol, dist), expl, other_holds, other_dp,
+                       verdict, label, scope, verdict != "undecided by the data", reason, check, dist, pair, tol,
+                       class_verdict, class_pair)
 
 
 # --- reading a user's model and property ---------------------------------------------------------
@@ -346,3 +379,8 @@ def parse_property(kind: str, spec: str):
         raise ValueError(f"spec for {kind} must be 'base;queried;answers'; got {spec!r}")
     base, queried, answers = (_ints(n, p) for n, p in zip(("base", "queried", "answers"), parts))
     return P.RelationalQuery(base, queried, answers), kind
+
+
+if __name__ == "__main__":  # python -m allornone.audit: the command-line audit of a real model
+    from ..reallm.audit_cli import main
+    raise SystemExit(main())

@@ -36,6 +36,7 @@ __all__ = [
     "nudge_off_class",
     "max_prob_difference",
     "same_distribution",
+    "log_odds_difference",
     "ELMap",
     "recover_el_map",
     "el_map_from_forms",
@@ -224,10 +225,35 @@ def max_prob_difference(a: NextTokenPredictor, b: NextTokenPredictor) -> float:
     return float(np.abs(a.probs() - b.probs()).max())
 
 
-def same_distribution(a: NextTokenPredictor, b: NextTokenPredictor, atol: float = 1e-9) -> bool:
-    """Do ``a`` and ``b`` induce the same next-token distribution (up to ``atol``)?"""
-    atol = as_positive_float("atol", atol)
-    return max_prob_difference(a, b) <= atol
+def log_odds_difference(a: NextTokenPredictor, b: NextTokenPredictor) -> float:
+    """``max_{x,y} |Λ_a − Λ_b|`` for the row-centred logits (the log-odds up to the
+    choice of pivot), relative to ``max(1, max |Λ|)``; 0 exactly when ``p_a = p_b``.
+
+    Unlike :func:`max_prob_difference` it sees a rare token whose log-odds moved
+    a lot while its probability stays tiny.
+    """
+    a, b = _check_pair(a, b)
+    La, Lb = a.logits(), b.logits()
+    La = La - La.mean(axis=1, keepdims=True)
+    Lb = Lb - Lb.mean(axis=1, keepdims=True)
+    scale = max(1.0, float(np.abs(La).max()), float(np.abs(Lb).max()))
+    return float(np.abs(La - Lb).max()) / scale
+
+
+def same_distribution(a: NextTokenPredictor, b: NextTokenPredictor, atol: float | None = None, *,
+                      rtol: float = 1e-9) -> bool:
+    """Do ``a`` and ``b`` induce the same next-token distribution?
+
+    Decided on the log-odds, as the equivalence is stated (``Λ = Λ̃``,
+    :prf:ref:`thm-identifiability`): :func:`log_odds_difference` ``≤ rtol``.
+    ``atol``, if given, additionally bounds :func:`max_prob_difference` (the
+    0.1 criterion, kept as a secondary figure).
+    """
+    rtol = as_positive_float("rtol", rtol)
+    same = log_odds_difference(a, b) <= rtol
+    if atol is not None:
+        same = same and max_prob_difference(a, b) <= as_positive_float("atol", atol)
+    return same
 
 
 @dataclass(frozen=True)
