@@ -33,7 +33,7 @@ import ast
 import datetime as dt
 import json
 import os
-import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     import mutmut
 
     tool = f"mutmut=={mutmut.__version__}" if hasattr(mutmut, "__version__") else "mutmut"
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if not args.report_only:
         prepare(text, tests)
         names = [] if not args.modules else [m + ".*" for m in modules]
@@ -211,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = run_mutmut(names, args.max_children)
     else:
         seconds = float("nan")
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
 
     codes = {k: v for k, v in exit_codes().items() if split_name(k)[0] in modules}
     entries = load_equivalent()
@@ -250,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"equivalent {row['id']} {row['module']}:{row['line']}: {row['why_equivalent']}")
     print()
     print(f"mutants {n}, killed {len(killed)}, timeout {len(timeout)}, survived {len(other)} "
-          f"({len(equivalent)} equivalent, {len(real)} not), time {seconds:.0f} s")
+          f"({len(equivalent)} equivalent, {len(real)} not), wall time {seconds:.0f} s, CPU time {cpu_seconds:.0f} s")
     print(f"mutation score (non-equivalent mutants killed): {100 * score:.2f}% (target {100 * TARGET:.0f}%)")
 
     if not args.no_write and not args.modules and not args.report_only:
@@ -272,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             "score_non_equivalent": round(score, 4),
             "target": TARGET,
             "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu_seconds, 1),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "workers": args.max_children,
         }
         OUT.write_text(json.dumps(result, indent=2) + "\n")
