@@ -83,10 +83,50 @@ def prepare(text: str, tests: list[str]) -> None:
     for extra in ("data", "notebooks"):
         if (ROOT / extra).exists():
             os.symlink(ROOT / extra, WORK / "mutants" / extra)
+    write_pyproject(text, tests)
+
+
+def write_pyproject(text: str, tests: list[str]) -> None:
     section = text.replace("[tool.allornone-mutation]", "[tool.allornone-mutation-unused]")
     selection = "pytest_add_cli_args_test_selection = [" + ", ".join(json.dumps(t) for t in tests) + "]\n"
     section = section.replace("[tool.mutmut]\n", "[tool.mutmut]\n" + selection, 1)
     (WORK / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + "\n" + section)
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """Do the two package copies hold the same .py files with the same bytes?"""
+    fa = {p.relative_to(a): p.read_bytes() for p in a.rglob("*.py")}
+    fb = {p.relative_to(b): p.read_bytes() for p in b.rglob("*.py")}
+    return fa == fb
+
+
+def prepare_retest(text: str, tests: list[str]) -> None:
+    """Keep the last run's verdicts; bring in the current tests (a superset of the last run's).
+
+    Only valid on the same library source: a killed mutant stays killed when tests are added,
+    so only the survivors need to run again. mutmut would reset every verdict when the test
+    selection changes; the selection only grew, so its stored fingerprint is updated instead.
+    """
+    if not (WORK / "mutants" / "mutmut-stats.json").exists():
+        raise SystemExit("--retest needs a finished run in .cache/mutation/")
+    if not same_tree(ROOT / "lib" / "allornone", WORK / "src" / "allornone"):
+        raise SystemExit("--retest: lib/allornone changed since the last run; run without --retest")
+    info = json.loads((WORK / "run-info.json").read_text())
+    missing = sorted(set(info["tests"]) - set(tests))
+    if missing:
+        raise SystemExit(f"--retest: test files of the last run are gone: {missing}")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+    for dest in (WORK / "tests", WORK / "mutants" / "tests"):
+        shutil.rmtree(dest)
+        shutil.copytree(ROOT / "tests", dest, ignore=ignore)
+    write_pyproject(text, tests)
+    fingerprint = subprocess.run(
+        [sys.executable, "-c", "import json; from mutmut.configuration import config; print(json.dumps(config().config_fingerprint()))"],
+        cwd=WORK, capture_output=True, text=True, check=True).stdout
+    stats_path = WORK / "mutants" / "mutmut-stats.json"
+    stats = json.loads(stats_path.read_text())
+    stats["config_fingerprint"] = json.loads(fingerprint)
+    stats_path.write_text(json.dumps(stats))
 
 
 def mutmut_bin() -> str:
@@ -127,10 +167,27 @@ def split_name(name: str) -> tuple[str, str]:
     raise ValueError(name)
 
 
-def diff_of(name: str) -> str:
-    out = subprocess.run([mutmut_bin(), "show", name], cwd=WORK, capture_output=True, text=True)
-    lines = out.stdout.splitlines()
-    return "\n".join(line for line in lines if not line.startswith("#"))
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+names = json.load(sys.stdin)
+out = {}
+for n in names:
+    try:
+        out[n] = get_diff_for_mutant(n, path=find_mutant(n).path)
+    except Exception as exc:  # reported as the diff; the survivor is still listed
+        out[n] = f"(no diff: {type(exc).__name__}: {exc})"
+json.dump(out, sys.stdout)
+"""
+
+
+def diffs_of(names: list[str]) -> dict[str, str]:
+    """mutmut's diff of each mutant (``mutmut show``), in one process."""
+    if not names:
+        return {}
+    out = subprocess.run([sys.executable, "-c", _DIFFS], cwd=WORK, input=json.dumps(names),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def changed_lines(diff: str) -> tuple[list[str], list[str]]:
@@ -183,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-children", type=int, default=2, help="parallel mutant workers (default 2)")
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/mutation.json")
     ap.add_argument("--report-only", action="store_true", help="re-read the last run in .cache/mutation/")
+    ap.add_argument("--retest", action="store_true",
+                    help="keep the last run's verdicts (same lib/) and re-run only its survivors with the current tests")
     args = ap.parse_args(argv)
     if args.max_children < 1:
         raise SystemExit("--max-children must be >= 1")
@@ -205,11 +264,26 @@ def main(argv: list[str] | None = None) -> int:
 
     tool = f"mutmut=={mutmut.__version__}" if hasattr(mutmut, "__version__") else "mutmut"
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if not args.report_only:
+    info_path = WORK / "run-info.json"
+    if args.retest:
+        prepare_retest(text, tests)
+        info = json.loads(info_path.read_text())
+        names = sorted(k for k, v in exit_codes().items() if split_name(k)[0] in modules
+                       and v is not None and v not in KILLED and v not in TIMEOUT)
+        print(f"mutation: retesting {len(names)} survivors with {len(tests)} test files (was {len(info['tests'])})")
+        seconds = run_mutmut(names, args.max_children) if names else 0.0
+        info["retests"].append({"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                "survivors_retested": len(names), "tests": tests, "seconds": round(seconds, 1)})
+        info_path.write_text(json.dumps(info, indent=2))
+    elif not args.report_only:
         prepare(text, tests)
         names = [] if not args.modules else [m + ".*" for m in modules]
         print(f"mutation: {tool} over {len(modules)} modules, {len(tests)} test files, {args.max_children} workers")
+        info = {"git_commit": git_commit(), "tests": tests, "modules": args.modules or "all", "retests": []}
+        info_path.write_text(json.dumps(info, indent=2))
         seconds = run_mutmut(names, args.max_children)
+        info["seconds"] = round(seconds, 1)
+        info_path.write_text(json.dumps(info, indent=2))
     else:
         seconds = float("nan")
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -222,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     unchecked = [k for k, v in codes.items() if v is None]
     other = sorted(k for k, v in codes.items() if v is not None and v not in KILLED and v not in TIMEOUT)
     equivalent, real = [], []
+    diffs = diffs_of(other)
     for name in other:
         module, function = split_name(name)
-        diff = diff_of(name)
+        diff = diffs[name]
         minus, plus = changed_lines(diff)
         entry = find_equivalent(entries, module, function, minus, plus)
         row = {
@@ -257,10 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mutation score (non-equivalent mutants killed): {100 * score:.2f}% (target {100 * TARGET:.0f}%)")
 
     if not args.no_write and not args.modules and not args.report_only:
+        info = json.loads(info_path.read_text())
         result = {
             "benchmark": "mutation",
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(),
+            "git_commit": info["git_commit"],
+            "retests": info["retests"],
             "tool": tool,
             "command": "make mutation",
             "modules": modules,
@@ -274,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             "surviving_not_equivalent": [{k: r[k] for k in ("id", "module", "line", "diff", "status")} for r in real],
             "score_non_equivalent": round(score, 4),
             "target": TARGET,
-            "seconds": round(seconds, 1),
+            "seconds": round(info.get("seconds", seconds) + sum(r["seconds"] for r in info["retests"]), 1),
             "cpu_seconds": round(cpu_seconds, 1),
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "workers": args.max_children,
