@@ -78,9 +78,9 @@ def test_load_model_needs_two_tokens_and_one_dimension(tmp_path):
 
 # --- parse_property ---------------------------------------------------------------------------
 def test_parse_ranges_lists_and_empty_items():
-    q, form = parse_property("relational_strong", "0-2, ,4;5,,6-7;1,3")
+    q, form = parse_property("relational_strong", "0-2, ,4;5,,6-8;1,3")
     assert form == "relational_strong"
-    assert (q.base, q.queried, q.answers) == ((0, 1, 2, 4), (5, 6, 7), (1, 3))
+    assert (q.base, q.queried, q.answers) == ((0, 1, 2, 4), (5, 6, 7, 8), (1, 3))
     prop, form = parse_property("parallel_embedding", "0,1;2,3")
     assert isinstance(prop, P.ParallelEmbedding) and prop.pairs == ((0, 1), (2, 3)) and form == "parallel_embedding"
     prop, _ = parse_property("parallel_unembedding", " 1 , 2 ; 3,4 ")
