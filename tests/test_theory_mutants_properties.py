@@ -109,3 +109,67 @@ def test_check_and_condition_are_true_exactly_when_they_hold(holds):
     # `holds` decides, not the residual
     assert bool(Check(holds=holds, residual=0.0)) is holds
     assert bool(Condition(name="c", holds=holds, residual=1.0)) is holds
+
+
+# --- argument checks the pages rely on ------------------------------------------------------------
+def test_all_or_none_counts_and_validates():
+    m, prop, _ = P.KINDS["parallel_unembedding"].example(0)
+    r = P.all_or_none(m, [m.dim], 1, 0, condition=lambda x: True, has_property=lambda x: False)
+    assert (r.n_drawn, r.n_condition, r.n_condition_property) == (1, 1, 0)
+    # max_draws defaults to 30 n_models: a condition that never holds draws exactly 30 * 2 members
+    r = P.all_or_none(m, [m.dim, m.dim + 1], 2, 0, condition=lambda x: False, has_property=lambda x: False)
+    assert (r.n_drawn, r.n_condition, r.n_other) == (60, 0, 60) and r.dims == (m.dim, m.dim + 1)
+    r = P.all_or_none(m, [m.dim], 2, 0, condition=lambda x: False, has_property=lambda x: False, max_draws=7)
+    assert r.n_drawn == 7
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.all_or_none(3, [4], 1, 0, lambda x: True, lambda x: True)
+    with pytest.raises(ValueError, match=r"^n_models must be >= 1; got 0$"):
+        P.all_or_none(m, [4], 0, 0, lambda x: True, lambda x: True)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got -1$"):
+        P.all_or_none(m, [4], 1, -1, lambda x: True, lambda x: True)
+    with pytest.raises(ValueError, match=r"^dims must hold at least one dimension$"):
+        P.all_or_none(m, [], 1, 0, lambda x: True, lambda x: True)
+    with pytest.raises(ValueError, match=r"^max_draws must be >= 2; got 1$"):
+        P.all_or_none(m, [4], 2, 0, lambda x: True, lambda x: True, max_draws=1)
+
+
+def test_subspace_counterexample_adds_extra_directions_and_validates():
+    k = P.KINDS["linear_subspace"]
+    m, q, dim = k.example(0, sub_dim=2)
+    base = P.answer_subspace_dimension(m, q, projected=False)
+    for extra in (1, 2, 3):
+        c = P.subspace_counterexample(m, q, 0, extra=extra)
+        assert c.dim == m.dim + extra
+        assert aon.max_prob_difference(m, c) < 1e-12
+        assert P.answer_subspace_dimension(c, q, projected=False) == base + extra
+        assert P.answer_subspace_dimension(c, q) == P.answer_subspace_dimension(m, q)   # projected: unchanged
+    assert P.subspace_counterexample(m, q, 0).dim == m.dim + 2       # default extra = 2
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.subspace_counterexample(3, q, 0)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator"):
+        P.subspace_counterexample(m, q, "x")
+    with pytest.raises(ValueError, match=r"^extra must be >= 1; got 0$"):
+        P.subspace_counterexample(m, q, 0, extra=0)
+    with pytest.raises(ValueError, match=r"^extra must be an integer; got 1\.5$"):
+        P.subspace_counterexample(m, q, 0, extra=1.5)
+
+
+def test_parallel_embeddings_transfer_uses_the_tolerance_and_names_other():
+    k = P.KINDS["parallel_embedding"]
+    m, prop, _ = k.example(0)
+    with pytest.raises(ValueError, match=r"^other must be a NextTokenPredictor; got int$"):
+        P.transfer_parallel_embeddings(m, 3, prop)
+    # a slightly perturbed model: not parallel at the default tolerance, parallel at a loose one
+    rng = np.random.default_rng(0)
+    near = aon.NextTokenPredictor(m.F + 1e-4 * rng.normal(size=m.F.shape), m.G)
+    with pytest.raises(ValueError, match=r"^the log-odds differences are not proportional; nothing to transfer$"):
+        P.transfer_parallel_embeddings(near, near, prop)
+    lam = P.transfer_parallel_embeddings(near, near, prop, tol=1e-1)
+    np.testing.assert_allclose(lam, P.transfer_parallel_embeddings(m, m, prop), rtol=1e-2)
+
+
+def test_worked_example_pair_names_rng():
+    from allornone.theory.examples import worked_example_pair
+
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
+        worked_example_pair("x")
