@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
                        and v is not None and v not in KILLED and v not in TIMEOUT)
         print(f"mutation: retesting {len(names)} survivors with {len(tests)} test files (was {len(info['tests'])})")
         seconds = run_mutmut(names, args.max_children) if names else 0.0
+        if any(v is None for v in exit_codes().values()):   # an interrupted run: finish it with the new tests
+            print("mutation: finishing the mutants the last run did not check")
+            seconds += run_mutmut([], args.max_children)
         info["retests"].append({"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                 "survivors_retested": len(names), "tests": tests, "seconds": round(seconds, 1)})
         info_path.write_text(json.dumps(info, indent=2))
