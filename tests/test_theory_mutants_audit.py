@@ -141,3 +141,12 @@ def test_report_prints_short_arrays_in_full():
     assert "equivalent object w: [0. 1. 2. 3. 4. 5. 6. 7.]" in text.split("\n")
     text = str(_report(condition_holds=True, decidable=True, equivalent_object={"w": np.arange(9.0)}))
     assert "equivalent object w: [0. 1. 2. ... 6. 7. 8.]" in text.split("\n")
+
+
+def test_load_model_refuses_an_npz_archive_under_an_npy_name(tmp_path):
+    archive = tmp_path / "F.npy"
+    with open(archive, "wb") as fh:
+        np.savez(fh, F=np.ones((3, 2)))
+    good = _save(tmp_path, "G.npy", np.ones((3, 2)))
+    with pytest.raises(ValueError, match=rf"^f_path: {re.escape(repr(str(archive)))} must hold a real numeric array; got dtype \?$"):
+        load_model(archive, good)

@@ -173,3 +173,71 @@ def test_worked_example_pair_names_rng():
 
     with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
         worked_example_pair("x")
+
+
+# --- probe_flip (M3 along M^⊥ ∩ N_S) ---------------------------------------------------------------
+def _probe_model():
+    """d = 3: M = span(e1, e2) (g's last coordinate constant); concept on contexts 0-3 whose
+    last coordinate is ±1 (label 1 ↔ +1), context 4 outside the concept."""
+    F = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, -1.0], [2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    G = np.array([[0.0, 0.0, 3.0], [1.0, 0.0, 3.0], [0.0, 1.0, 3.0], [1.0, 1.0, 3.0]])
+    return aon.NextTokenPredictor(F, G), P.Concept((0, 1, 2, 3), (1, 1, 0, 0))
+
+
+@pytest.mark.parametrize("correct", [False, True])
+@pytest.mark.parametrize("b", [0.0, 0.5])
+def test_probe_flip_sets_every_score_to_plus_or_minus_the_largest(correct, b):
+    m, concept = _probe_model()
+    w = np.array([0.0, 0.0, 2.0])                      # |w| = 2, all of it in M^⊥ ∩ N_S
+    flipped = P.probe_flip(m, concept, w, b, correct=correct)
+    assert aon.max_prob_difference(m, flipped) < 1e-12
+    s = m.F[:4] @ w + b                                # by hand: [2, 2, -2, -2] + b
+    size = max(1.0, float(np.abs(s).max()))
+    right = np.array([1.0, 1.0, -1.0, -1.0])           # label 1 -> positive score
+    np.testing.assert_allclose(flipped.F[:4] @ w + b, (right if correct else -right) * size, atol=1e-12)
+    np.testing.assert_array_equal(flipped.F[4], m.F[4])   # contexts outside the concept do not move
+
+
+def test_probe_flip_defaults_are_bias_zero_and_wrong_scores():
+    m, concept = _probe_model()
+    w = np.array([0.0, 0.0, 0.5])                      # scores ±0.5: the target size is max(1, 0.5) = 1
+    flipped = P.probe_flip(m, concept, w)
+    np.testing.assert_allclose(flipped.F[:4] @ w, [-1.0, -1.0, 1.0, 1.0], atol=1e-12)
+
+
+def test_probe_flip_is_none_when_w_misses_m_perp_within_the_concept():
+    m, concept = _probe_model()
+    # every concept context has last coordinate ±1 ... but move them into M: then M^⊥ ∩ N_S = {0}
+    F = m.F.copy()
+    F[:4, 2] = 0.0
+    F[4, 2] = 1.0                                      # only the context outside the concept reaches M^⊥
+    m2 = aon.NextTokenPredictor(F, m.G)
+    assert P.probe_flip(m2, concept, [1.0, 0.0, 1.0]) is None
+    # w inside M (orthogonal to M^⊥ ∩ N_S), scaled: the test is relative to |w|^2
+    assert P.probe_flip(m, concept, 1e3 * np.array([1.0, 0.0, 1e-7])) is None
+    assert P.probe_flip(m, concept, [1.0, 1.0, 0.0]) is None
+
+
+def test_probe_flip_validates_its_arguments():
+    m, concept = _probe_model()
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.probe_flip(3, concept, [0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"^w must have length 3; got length 2$"):
+        P.probe_flip(m, concept, [0.0, 1.0])
+
+
+# --- transfer_relational_strong -----------------------------------------------------------------------
+def test_transfer_relational_strong_validates_its_arguments():
+    m, q, (A, a) = P.relational_example(0)
+    other = aon.random_equivalent(m, m.dim, 1)
+    At, at = P.transfer_relational_strong(m, other, A.tolist(), a)   # nested lists are accepted
+    assert P.check_relational_strong(other, q).holds
+    np.testing.assert_allclose(other.F[list(q.queried)], other.F[list(q.base)] @ At.T + at, atol=1e-8)
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.transfer_relational_strong(3, other, A, a)
+    with pytest.raises(ValueError, match=r"^other must be a NextTokenPredictor; got int$"):
+        P.transfer_relational_strong(m, 3, A, a)
+    with pytest.raises(ValueError, match=rf"^a must have length {m.dim}; got length {m.dim + 1}$"):
+        P.transfer_relational_strong(m, other, A, np.append(a, 0.0))
+    with pytest.raises(ValueError, match=rf"^A must have shape \({m.dim}, {m.dim}\); got \({m.dim}, {m.dim + 1}\)$"):
+        P.transfer_relational_strong(m, other, np.zeros((m.dim, m.dim + 1)), a)
