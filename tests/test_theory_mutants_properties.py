@@ -241,3 +241,53 @@ def test_transfer_relational_strong_validates_its_arguments():
         P.transfer_relational_strong(m, other, A, np.append(a, 0.0))
     with pytest.raises(ValueError, match=rf"^A must have shape \({m.dim}, {m.dim}\); got \({m.dim}, {m.dim + 1}\)$"):
         P.transfer_relational_strong(m, other, np.zeros((m.dim, m.dim + 1)), a)
+
+
+# --- steering_shift (M4 along N^⊥) ------------------------------------------------------------------
+def _steering_model():
+    """d = 3, N = span(e1, e2); v = e3 has effects e = G v = [0.1, 0.3, -0.2, 0.05, 0] (all < 1)."""
+    F = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [2.0, -1.0, 0.0]])
+    G = np.array([[0.0, 0.0, 0.1], [1.0, 0.0, 0.3], [0.0, 1.0, -0.2], [1.0, 1.0, 0.05], [2.0, 0.0, 0.0]])
+    return aon.NextTokenPredictor(F, G), np.array([0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "target, off, correct, expected",
+    [
+        ((1, 0), (2, 3, 4), True, [0.0, 1.0, 0.0, 0.0, 0.0]),     # κ = size = max(1, 0.3) = 1, off-target 0
+        ((2, 0), (2, 3, 4), True, [-1.0, 0.3, 0.0, 0.0, 0.0]),    # y1 off-target: y0 goes to -size
+        ((1, 0), (2, 3, 4), False, [0.1, 0.3, 0.8, 0.05, 0.0]),   # first off-target token moved by size
+        ((1, 0), (3, 2, 4), False, [0.1, 0.3, -0.2, 1.05, 0.0]),
+    ],
+)
+def test_steering_shift_sets_the_effects_by_hand(target, off, correct, expected):
+    m, v = _steering_model()
+    t = SteeringTarget(target=target, off_target=off)
+    shifted = P.steering_shift(m, t, v, correct=correct)
+    assert aon.max_prob_difference(m, shifted) < 1e-12
+    np.testing.assert_allclose(shifted.G @ v, expected, atol=1e-12)
+
+
+def test_steering_shift_default_is_the_wrong_shift():
+    m, v = _steering_model()
+    t = SteeringTarget(target=(1, 0), off_target=(2, 3, 4))
+    np.testing.assert_allclose(P.steering_shift(m, t, v).G @ v, [0.1, 0.3, 0.8, 0.05, 0.0], atol=1e-12)
+
+
+def test_steering_shift_is_none_when_impossible_or_v_in_N():
+    m, v = _steering_model()
+    assert P.steering_shift(m, SteeringTarget((2, 3), (2, 3, 4)), v, correct=True) is None
+    assert P.steering_shift(m, SteeringTarget((1, 0), (2, 3)), [1.0, 2.0, 0.0]) is None      # v in N
+    # a tiny v along N^⊥ is still a direction: the test is relative to |v|
+    tiny = P.steering_shift(m, SteeringTarget((1, 0), (2, 3, 4)), 1e-12 * v, correct=True)
+    assert tiny is not None
+    np.testing.assert_allclose(tiny.G @ v * 1e-12, [0.0, 1.0, 0.0, 0.0, 0.0], atol=1e-9)
+
+
+def test_steering_shift_validates_its_arguments():
+    m, v = _steering_model()
+    t = SteeringTarget((1, 0), (2, 3))
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.steering_shift(3, t, v)
+    with pytest.raises(ValueError, match=r"^v must have length 3; got length 2$"):
+        P.steering_shift(m, t, [0.0, 1.0])
