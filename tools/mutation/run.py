@@ -172,11 +172,15 @@ import json, sys
 from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
 names = json.load(sys.stdin)
 out = {}
+import time
 for n in names:
-    try:
-        out[n] = get_diff_for_mutant(n, path=find_mutant(n).path)
-    except Exception as exc:  # reported as the diff; the survivor is still listed
-        out[n] = f"(no diff: {type(exc).__name__}: {exc})"
+    for attempt in range(3):  # a .meta file being rewritten by a running mutmut reads as bad JSON
+        try:
+            out[n] = get_diff_for_mutant(n, path=find_mutant(n).path)
+            break
+        except Exception as exc:  # reported as the diff; the survivor is still listed
+            out[n] = f"(no diff: {type(exc).__name__}: {exc})"
+            time.sleep(0.2)
 json.dump(out, sys.stdout)
 """
 
@@ -311,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             "function": function,
             "line": source_line(module, function, minus),
             "status": "no tests" if codes[name] in NO_TESTS else "survived" if codes[name] in SURVIVED else f"exit {codes[name]}",
-            "diff": "\n".join([*("- " + m for m in minus), *("+ " + p for p in plus)]),
+            "diff": "\n".join([*("- " + m for m in minus), *("+ " + p for p in plus)]) or diff,
         }
         if entry is not None:
             row["why_equivalent"] = entry["why"]
