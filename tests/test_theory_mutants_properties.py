@@ -291,3 +291,40 @@ def test_steering_shift_validates_its_arguments():
         P.steering_shift(3, t, v)
     with pytest.raises(ValueError, match=r"^v must have length 3; got length 2$"):
         P.steering_shift(m, t, [0.0, 1.0])
+
+
+# --- steered_probs and probe_accuracy_bound ------------------------------------------------------------
+def test_steered_probs_by_hand():
+    F = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    G = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    m = aon.NextTokenPredictor(F, G)
+    v = np.array([1.0, -1.0])
+
+    def by_hand(rows, alpha):
+        z = (F[rows] + alpha * v) @ G.T
+        return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+    np.testing.assert_allclose(P.steered_probs(m, v, 0.5), by_hand([0, 1, 2], 0.5), rtol=1e-14)
+    np.testing.assert_allclose(P.steered_probs(m, v, 2, contexts=[2, 0]), by_hand([2, 0], 2.0), rtol=1e-14)
+    np.testing.assert_allclose(P.steered_probs(m, list(v), 0.0), m.probs(), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.steered_probs(3, v, 1.0)
+    with pytest.raises(ValueError, match=r"^v must have length 2; got length 3$"):
+        P.steered_probs(m, [1.0, 0.0, 0.0], 1.0)
+    with pytest.raises(ValueError, match=r"^contexts"):
+        P.steered_probs(m, v, 1.0, contexts=[0, 3])
+
+
+def test_probe_accuracy_bound_counts_the_majority_of_identical_rows():
+    F = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0 + 1e-11], [2.0, 2.0]])
+    G = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    m = aon.NextTokenPredictor(F, G)
+    c = P.Concept((0, 1, 2, 3, 4, 5), (1, 1, 0, 1, 0, 0))
+    # groups at 9 decimals: {0,1,2} labels 1,1,0 -> 2 right; {3,4} labels 1,0 -> 1; {5} -> 1: bound 4/6
+    assert P.probe_accuracy_bound(m, c) == pytest.approx(4 / 6, abs=1e-15)
+    # at 12 decimals rows 3 and 4 differ: 5/6
+    assert P.probe_accuracy_bound(m, c, decimals=12) == pytest.approx(5 / 6, abs=1e-15)
+    # only the concept's contexts count
+    assert P.probe_accuracy_bound(m, P.Concept((0, 2), (1, 0))) == 0.5
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.probe_accuracy_bound(3, c)
