@@ -328,3 +328,88 @@ def test_probe_accuracy_bound_counts_the_majority_of_identical_rows():
     assert P.probe_accuracy_bound(m, P.Concept((0, 2), (1, 0))) == 0.5
     with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
         P.probe_accuracy_bound(3, c)
+
+
+# --- the constructions' documented shapes and argument names ----------------------------------------
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: P.probe_counterexample_model(0)[0], (40, 30, 4)),        # 2 n_pairs contexts, dim k + 1
+        (lambda: P.probe_counterexample_model(0, n_pairs=5, k=2)[0], (10, 30, 3)),
+        (lambda: P.steering_counterexample_model(0)[0], (40, 30, 4)),
+        (lambda: P.steering_counterexample_model(0, n_contexts=9, n_tokens=8, k=2, n_off=2)[0], (9, 8, 3)),
+    ],
+)
+def test_counterexample_models_have_the_documented_shape(make, shape):
+    m = make()
+    assert (m.n_contexts, m.n_tokens, m.dim) == shape
+
+
+def test_steering_counterexample_model_is_what_it_says():
+    m, t, v = P.steering_counterexample_model(3, k=3, n_off=3)
+    assert t.target == (1, 0) and t.off_target == (2, 3, 4)
+    np.testing.assert_array_equal(v, [0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(m.F[:, 3], 0.0)                   # v ∈ N^⊥
+    kappa, off = steering_effects(m, t, v)
+    assert kappa == pytest.approx(1.0, abs=1e-12) and off == 0.0   # v steers, exactly
+    assert not P.condition_steering(m, v).holds                     # SC-steer fails
+
+
+def test_probe_counterexample_model_is_what_it_says():
+    m, c, (w, b) = P.probe_counterexample_model(2, n_pairs=6, k=3)
+    assert c.labels == (1,) * 6 + (0,) * 6 and b == 0.0
+    np.testing.assert_array_equal(w, [0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(m.F[:6, :3], m.F[6:, :3])          # pairs share P_M f
+    np.testing.assert_array_equal(m.F[:, 3], [1.0] * 6 + [-1.0] * 6)
+    assert np.ptp(m.G[:, 3]) == 0.0                                 # e_{k+1} ∈ M^⊥
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: P.probe_counterexample(3),
+        lambda: P.relational_sc_counterexample(3, P.RelationalQuery((0, 1, 2), (3, 4, 5), (1, 2))),
+        lambda: P.steering_counterexample(3, 0),
+    ],
+)
+def test_constructions_name_a_non_model(call):
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda: P.probe_counterexample_model("x"), lambda: P.steering_counterexample_model("x"),
+     lambda: P.steering_counterexample(random_model(5, 4, 2, 0), "x")],
+)
+def test_constructions_name_a_bad_rng(call):
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
+        call()
+
+
+def test_linear_subspace_interface_carries_the_claimed_dimension():
+    k = P.KINDS["linear_subspace"]
+    m, q, dim = k.example(0)
+    assert dim == 2                                     # the default sub_dim
+    assert P.answer_subspace_dimension(m, q) == 2
+    m3, q3, dim3 = k.example(0, sub_dim=3)
+    assert dim3 == 3 and P.answer_subspace_dimension(m3, q3) == 3
+    other = aon.random_equivalent(m, m.dim, 1)
+    assert k.transfer(m, other, q, 1) == 1             # the witness is the claimed dimension
+    assert k.transfer(m, other, q) == P.default_claimed_dimension(q)
+
+
+@pytest.mark.parametrize("n_queried, n_answers, expected", [(6, 9, 4), (9, 6, 4), (6, 6, 4), (3, 8, 1), (8, 3, 1)])
+def test_default_claimed_dimension_is_min_minus_two(n_queried, n_answers, expected):
+    q = P.RelationalQuery(tuple(range(n_queried)), tuple(range(n_queried, 2 * n_queried)), tuple(range(1, n_answers + 1)))
+    assert P.default_claimed_dimension(q) == expected
+
+
+def test_all_or_none_counts_the_property_outside_the_condition():
+    m, prop, _ = P.KINDS["parallel_unembedding"].example(0)
+    calls = iter([False, True, False, True, True])
+    r = P.all_or_none(m, [m.dim], 2, 0, condition=lambda x: next(calls), has_property=lambda x: True)
+    # draws: c=F (other, with property), c=T, c=F (other), c=T -> stop after 2 with the condition
+    assert (r.n_drawn, r.n_condition, r.n_condition_property, r.n_other, r.n_other_property) == (4, 2, 2, 2, 2)
+    with pytest.raises(ValueError, match=r"^dims must be >= 1; got 0$"):
+        P.all_or_none(m, [0], 1, 0, lambda x: True, lambda x: True)

@@ -227,7 +227,8 @@ def load_equivalent() -> list[dict]:
 
 def find_equivalent(entries: list[dict], module: str, function: str, minus: list[str], plus: list[str]) -> dict | None:
     for e in entries:
-        if e["module"] == module and e["function"] == function and e["minus"].strip() == " ".join(minus) and e["plus"].strip() == " ".join(plus):
+        if (e["module"] in (module, "*") and e["function"] in (function, "*")
+                and e["minus"].strip() == " ".join(minus) and e["plus"].strip() == " ".join(plus)):
             return e
     return None
 
