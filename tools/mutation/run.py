@@ -239,6 +239,14 @@ def git_commit() -> str:
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def wall_seconds(info: dict, seconds: float) -> float:
+    """Wall time of the whole measurement: from the first start to now when runs were resumed."""
+    if "started" in info and info["retests"]:
+        start = dt.datetime.fromisoformat(info["started"])
+        return (dt.datetime.now(dt.timezone.utc) - start).total_seconds()
+    return info.get("seconds", seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("modules", nargs="*", help="theory modules to mutate (default: all), e.g. model equivalence")
@@ -287,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare(text, tests)
         names = [] if not args.modules else [m + ".*" for m in modules]
         print(f"mutation: {tool} over {len(modules)} modules, {len(tests)} test files, {args.max_children} workers")
-        info = {"git_commit": git_commit(), "tests": tests, "modules": args.modules or "all", "retests": []}
+        info = {"git_commit": git_commit(), "tests": tests, "modules": args.modules or "all", "retests": [],
+                "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         info_path.write_text(json.dumps(info, indent=2))
         seconds = run_mutmut(names, args.max_children)
         info["seconds"] = round(seconds, 1)
@@ -350,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": "make mutation",
             "modules": modules,
             "tests": tests,
+            "note": info.get("note", ""),
             "mutants": n,
             "killed": len(killed),
             "survived": len(other),
@@ -359,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             "surviving_not_equivalent": [{k: r[k] for k in ("id", "module", "line", "diff", "status")} for r in real],
             "score_non_equivalent": round(score, 4),
             "target": TARGET,
-            "seconds": round(info.get("seconds", seconds) + sum(r["seconds"] for r in info["retests"]), 1),
-            "cpu_seconds": round(cpu_seconds, 1),
+            "seconds": round(wall_seconds(info, seconds), 1),
+            "cpu_seconds": round(cpu_seconds, 1) if not info["retests"] else None,
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "workers": args.max_children,
         }
