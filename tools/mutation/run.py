@@ -24,6 +24,10 @@ killed. The script prints it, lists every survivor, and writes
     .venv/bin/python tools/mutation/run.py                 # every theory module
     .venv/bin/python tools/mutation/run.py model linear    # some modules (not recorded)
     .venv/bin/python tools/mutation/run.py --no-write      # do not touch benchmarks/
+    .venv/bin/python tools/mutation/run.py --retest        # after adding tests: re-run the survivors only
+    .venv/bin/python tools/mutation/run.py --report-only   # list the last run's survivors again
+
+The run exits 1 when the score is below 95 %.
 """
 
 from __future__ import annotations
