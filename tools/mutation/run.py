@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-children", type=int, default=2, help="parallel mutant workers (default 2)")
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/mutation.json")
     ap.add_argument("--report-only", action="store_true", help="re-read the last run in .cache/mutation/")
+    ap.add_argument("--record", action="store_true",
+                    help="with --report-only: write benchmarks/mutation.json from the last run")
     ap.add_argument("--retest", action="store_true",
                     help="keep the last run's verdicts (same lib/) and re-run only its survivors with the current tests")
     args = ap.parse_args(argv)
@@ -352,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(equivalent)} equivalent, {len(real)} not), wall time {seconds:.0f} s, CPU time {cpu_seconds:.0f} s")
     print(f"mutation score (non-equivalent mutants killed): {100 * score:.2f}% (target {100 * TARGET:.0f}%)")
 
-    if not args.no_write and not args.modules and not args.report_only:
+    if not args.no_write and not args.modules and (args.record or not args.report_only):
         info = json.loads(info_path.read_text())
         result = {
             "benchmark": "mutation",
