@@ -246,8 +246,8 @@ def git_commit() -> str:
 def wall_seconds(info: dict, seconds: float) -> float:
     """Wall time of the whole measurement: from the first start to now when runs were resumed."""
     if "started" in info and info["retests"]:
-        start = dt.datetime.fromisoformat(info["started"])
-        return (dt.datetime.now(dt.timezone.utc) - start).total_seconds()
+        start = dt.datetime.fromisoformat(info["started"]).timestamp()
+        return (WORK / "mutmut-run.log").stat().st_mtime - start   # the log's last write ends the last run
     return info.get("seconds", seconds)
 
 
