@@ -367,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             "tests": tests,
             "note": info.get("note", ""),
             "mutants": n,
+            "complete": not unchecked,
+            "unchecked": len(unchecked),
             "killed": len(killed),
             "survived": len(other),
             "timeout": len(timeout),
