@@ -413,3 +413,97 @@ def test_all_or_none_counts_the_property_outside_the_condition():
     assert (r.n_drawn, r.n_condition, r.n_condition_property, r.n_other, r.n_other_property) == (4, 2, 2, 2, 2)
     with pytest.raises(ValueError, match=r"^dims must be >= 1; got 0$"):
         P.all_or_none(m, [0], 1, 0, lambda x: True, lambda x: True)
+
+
+# --- the tolerance reaches every interface method ------------------------------------------------------
+def _noisy(m, size=1e-4, seed=0):
+    rng = np.random.default_rng(seed)
+    return aon.NextTokenPredictor(m.F + size * rng.normal(size=m.F.shape), m.G + size * rng.normal(size=m.G.shape))
+
+
+@pytest.mark.parametrize("kind", ["parallel_unembedding", "parallel_embedding", "relational_strong",
+                                  "relational_projected", "linear_subspace"])
+def test_tol_reaches_check_and_distribution(kind):
+    k = P.KINDS[kind]
+    m, inst, w = _example(kind, 0)
+    noisy = _noisy(m)
+    for fn in (k.check, k.distribution):
+        strict, loose = fn(noisy, inst, w), fn(noisy, inst, w, tol=0.5)
+        assert strict.decidable and loose.decidable
+        assert 1e-7 < strict.residual < 0.5                  # the noise is visible and small
+        assert not strict.holds and loose.holds
+        assert loose.residual == pytest.approx(strict.residual, rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["parallel_unembedding", "parallel_embedding"])
+def test_tol_reaches_transfer_and_realisation_of_the_parallelisms(kind):
+    k = P.KINDS[kind]
+    m, inst, _ = _example(kind, 0)
+    noisy = _noisy(m)
+    assert k.realisation(noisy, inst) is None                 # not parallel at the default tolerance
+    real = k.realisation(noisy, inst, tol=0.5)
+    assert real is not None and aon.max_prob_difference(noisy, real[0]) < 1e-10
+    fn = P.transfer_parallel_unembeddings if kind == "parallel_unembedding" else P.transfer_parallel_embeddings
+    with pytest.raises(ValueError, match="nothing to transfer$"):
+        fn(noisy, noisy, inst)
+    assert np.isfinite(fn(noisy, noisy, inst, tol=0.5))
+
+
+def test_parallel_unembeddings_transfer_names_other_and_says_why():
+    m, prop, _ = P.KINDS["parallel_unembedding"].example(0)
+    with pytest.raises(ValueError, match=r"^other must be a NextTokenPredictor; got int$"):
+        P.transfer_parallel_unembeddings(m, 3, prop)
+    bad = random_model(30, 20, 4, 1)
+    with pytest.raises(ValueError, match=r"^the model's log-ratios are not proportional \(δ_1, δ_2 are not parallel "
+                                         r"within N\); nothing to transfer$"):
+        P.transfer_parallel_unembeddings(bad, bad, prop)
+
+
+def test_parallel_embedding_interface_objects():
+    k = P.KINDS["parallel_embedding"]
+    m, prop, _ = k.example(0, lam=-3.0)
+    obj = k.equivalent_object(m, prop, None, None, k.distribution(m, prop))
+    assert obj["distribution_level_parallel"] is True
+    np.testing.assert_allclose(obj["lambda"], -3.0, rtol=1e-8)
+    bad = random_model(30, 20, 4, 1)
+    obj = k.equivalent_object(bad, prop, None, None, k.distribution(bad, prop))
+    assert obj == {"distribution_level_parallel": False}
+    # example passes its keyword arguments on
+    m5, _, _ = k.example(0, dim=5, n_contexts=12)
+    assert (m5.dim, m5.n_contexts) == (5, 12)
+    # the realisation whitens the unembeddings: Γᵀ Γ = I in the member
+    real, _ = k.realisation(m, prop)
+    Gbar = real.unembedding_differences()
+    np.testing.assert_allclose(Gbar.T @ Gbar, np.eye(real.dim), atol=1e-9)
+
+
+def test_parallel_embedding_counterexample_moves_the_first_pair():
+    k = P.KINDS["parallel_embedding"]
+    m, prop, _ = k.example(0)
+    (a1, b1), (a2, b2) = prop.pairs
+    c = P.parallel_embedding_counterexample(m, prop)            # default size 1
+    assert c.dim == m.dim + 1 and aon.max_prob_difference(m, c) < 1e-12
+    assert c.F[b1, -1] == 1.0 and np.count_nonzero(c.F[:, -1]) == 1
+    c3 = P.parallel_embedding_counterexample(m, prop, size=3.0)
+    assert c3.F[b1, -1] == 3.0
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.parallel_embedding_counterexample(3, prop)
+    # through the interface the size is 10 max(1, max |offset|)
+    ci = k.counterexample(m, prop)
+    ci = ci[0] if isinstance(ci, tuple) else ci
+    size = 10.0 * max(1.0, float(np.abs(P.embedding_offsets(m, prop)).max()))
+    assert ci.F[b1, -1] == pytest.approx(size, rel=1e-12)
+
+
+def test_linear_subspace_claimed_dimension_is_validated():
+    k = P.KINDS["linear_subspace"]
+    m, q, _ = k.example(0)
+    assert k.check(m, q, 0).decidable in (True, False)       # 0 is a valid claim (a point)
+    with pytest.raises(ValueError, match=r"^dim must be >= 0; got -1$"):
+        k.check(m, q, -1)
+    with pytest.raises(ValueError, match=r"^dim must be an integer; got 1\.5$"):
+        k.check(m, q, 1.5)
+    obj = k.equivalent_object(m, q, 3)
+    assert obj["claimed_dimension"] == 3
+    assert obj["projected_dimension"] == P.answer_subspace_dimension(m, q, projected=True) == 2
+    assert obj["unprojected_dimension"] == P.answer_subspace_dimension(m, q, projected=False)
