@@ -507,3 +507,53 @@ def test_linear_subspace_claimed_dimension_is_validated():
     assert obj["claimed_dimension"] == 3
     assert obj["projected_dimension"] == P.answer_subspace_dimension(m, q, projected=True) == 2
     assert obj["unprojected_dimension"] == P.answer_subspace_dimension(m, q, projected=False)
+
+
+# --- relational strong and steering through the interface -------------------------------------------------
+def test_relational_strong_transfer_without_witness_uses_the_models_own_fit():
+    k = P.KINDS["relational_strong"]
+    m, q, (A, a) = k.example(0)
+    other = aon.random_equivalent(m, m.dim, 2)
+    At, at = k.transfer(m, other, q)                   # witness read off the model's own check
+    At2, at2 = k.transfer(m, other, q, (A, a))
+    np.testing.assert_allclose(At, At2, atol=1e-8)
+    np.testing.assert_allclose(at, at2, atol=1e-8)
+    # an explicit witness is used as given: a wrong one transfers to a wrong map
+    Aw, aw = k.transfer(m, other, q, (2.0 * A, a))
+    assert not k.check(other, q, (Aw, aw)).holds or np.abs(Aw - At).max() > 1e-3
+
+
+def test_steering_interface_objects_and_pass_through():
+    k = P.KINDS["linear_steering"]
+    m, t, v = k.example(0)
+    obj = k.equivalent_object(m, t, v)
+    c, _ = P.direction_coefficients(m, v)
+    np.testing.assert_allclose(obj["c"], c, atol=1e-12)
+    mc, tc, vc = P.steering_counterexample_model(0)
+    assert not P.condition_steering(mc, vc).holds and k.equivalent_object(mc, tc, vc) == {}
+    m6, _, v6 = k.example(0, dim=6)
+    assert m6.dim == 6 and v6.shape == (6,)
+    # a diverse model has N = R^d: no M4 can move v's effects, so there is no realisation
+    assert k.realisation(m, t, v) is None
+    assert P.steering_counterexample_model(0)[1].off_target == (2, 3, 4)     # n_off = 3 by default
+
+
+def test_steering_distribution_check_uses_tol_and_names_model():
+    k = P.KINDS["linear_steering"]
+    m, t, v = k.example(0)
+    noisy = _noisy(m, 1e-3)
+    strict, loose = k.distribution(noisy, t, v), k.distribution(noisy, t, v, tol=0.5)
+    assert 1e-7 < strict.residual < 0.5 and not strict.holds and loose.holds
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.check_steering_log_odds(3, t, v)
+
+
+def test_relational_log_odds_map_passes_the_pivot():
+    m, q, _ = P.relational_example(0)
+    for pivot in (0, 3):
+        W, r, res = P.relational_log_odds_map(m, q, pivot)
+        W2, r2, res2, _, _ = P.relational_log_odds_fit(m, q, pivot)
+        np.testing.assert_array_equal(W, W2)
+    W0, _, _ = P.relational_log_odds_map(m, q)
+    W3, _, _ = P.relational_log_odds_map(m, q, 3)
+    assert np.abs(W0 - W3).max() > 1e-8
