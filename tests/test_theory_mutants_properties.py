@@ -557,3 +557,70 @@ def test_relational_log_odds_map_passes_the_pivot():
     W0, _, _ = P.relational_log_odds_map(m, q)
     W3, _, _ = P.relational_log_odds_map(m, q, 3)
     assert np.abs(W0 - W3).max() > 1e-8
+
+
+# --- conditions, examples and messages ------------------------------------------------------------------
+def test_condition_parallel_embeddings_is_unembedding_diversity():
+    m = random_model(12, 10, 4, 0)
+    c = P.condition_parallel_embeddings(m)
+    assert (c.name, c.holds, c.residual, c.label) == ("unembedding diversity M = ℝ^d", True, 0.0, "prop-parallel-embedding")
+    low = random_model(12, 10, 4, 0, dim_M=2)
+    c = P.condition_parallel_embeddings(low)
+    assert (c.holds, c.residual) == (False, 2.0) and isinstance(c.residual, float)
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.condition_parallel_embeddings(3)
+
+
+def test_steering_example_defaults_and_validation():
+    m, t, v = P.steering_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (40, 30, 5) and t.off_target == (2, 3, 4)
+    np.testing.assert_allclose(np.linalg.norm(v), 1.0, rtol=1e-12)
+    assert P.check_steering(m, t, v).holds
+    m4, t4, _ = P.steering_example(0, n_off=4)             # the largest n_off for dim 5
+    assert t4.off_target == (2, 3, 4, 5)
+    with pytest.raises(ValueError, match=r"^n_off must be >= 2; got 1$"):
+        P.steering_example(0, n_off=1)
+    with pytest.raises(ValueError, match=r"^n_off must be <= 4; got 5$"):
+        P.steering_example(0, n_off=5)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
+        P.steering_example("x")
+
+
+def test_steering_interface_needs_a_vector():
+    k = P.KINDS["linear_steering"]
+    m, t, _ = k.example(0)
+    with pytest.raises(ValueError, match=r"^witness must be the steering vector v for a SteeringTarget$"):
+        k.check(m, t, None)
+
+
+def test_relational_projected_lift_names_a_non_model():
+    m, q, _ = P.relational_example(0)
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.relational_projected_lift(3, q)
+
+
+def test_probe_distribution_check_bias_and_tolerance():
+    m, c, (w, b) = P.probe_example(0)
+    assert P.check_probe_log_odds(m, c, w, b).holds
+    r0 = P.check_probe_log_odds(m, c, w).residual           # default bias 0
+    assert r0 == P.check_probe_log_odds(m, c, w, 0.0).residual
+    assert P.check_probe_log_odds(m, c, w, 1.0).residual != r0   # the bias matters on this model
+    wrong = P.check_probe_log_odds(m, c, w, b + 0.5 * float(np.abs(P.probe_scores(m, c, w, b)).max()))
+    assert 0 < wrong.residual < 1 and not wrong.holds
+    assert P.check_probe_log_odds(m, c, w, b + 0.5 * float(np.abs(P.probe_scores(m, c, w, b)).max()),
+                                  tol=wrong.residual + 0.01).holds
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.check_probe_log_odds(3, c, w)
+
+
+def test_probe_equivalent_object():
+    k = P.KINDS["linear_probe"]
+    m, c, (w, b) = k.example(0)
+    assert P.condition_probe(m, c, w).holds
+    obj = k.equivalent_object(m, c, (w, b))
+    beta, _ = P.functional_coefficients(m, w, c.contexts)
+    np.testing.assert_allclose(obj["beta"], beta, atol=1e-12)
+    assert obj["b"] == b
+    mc, cc, wc = P.probe_counterexample_model(0)
+    assert not P.condition_probe(mc, cc, wc[0]).holds
+    assert k.equivalent_object(mc, cc, wc) == {}
