@@ -231,3 +231,15 @@ def test_worked_example_pair_has_the_stated_dimensions():
     small, small_other = worked_example_pair(1, n_contexts=12, n_tokens=9)
     assert (small.n_contexts, small.n_tokens) == (small_other.n_contexts, small_other.n_tokens) == (12, 9)
     assert aon.max_prob_difference(small, small_other) < 1e-10
+
+
+def test_same_distribution_names_rtol_and_decides_on_log_odds():
+    m = random_model(6, 5, 3, 0)
+    with pytest.raises(ValueError, match=r"^rtol must be a finite number > 0; got 0\.0$"):
+        aon.same_distribution(m, m, rtol=0.0)
+    assert aon.same_distribution(m, aon.random_equivalent(m, 5, 1))
+    # a rare token whose log-odds moved by 50 nats: its probability stays tiny, the log-odds do not
+    G = m.G.copy()
+    G[4] -= 50.0 * m.F.mean(axis=0) / (m.F.mean(axis=0) @ m.F.mean(axis=0))
+    rare = aon.NextTokenPredictor(m.F, G)
+    assert not aon.same_distribution(m, rare)
