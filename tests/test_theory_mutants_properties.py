@@ -624,3 +624,28 @@ def test_probe_equivalent_object():
     mc, cc, wc = P.probe_counterexample_model(0)
     assert not P.condition_probe(mc, cc, wc[0]).holds
     assert k.equivalent_object(mc, cc, wc) == {}
+
+
+def test_subspace_and_sc_examples_have_the_documented_shape():
+    m, q = P.subspace_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (50, 30, 5)          # 2 n_base + n_extra contexts
+    assert q.base == tuple(range(20)) and q.queried == tuple(range(20, 40)) and q.answers == (1, 2, 3, 4, 5)
+    assert P.answer_subspace_dimension(m, q, projected=False) == 2    # the queried points fill a plane
+    m1, q1 = P.subspace_example(0, sub_dim=1, n_base=8, n_extra=2, n_tokens=9, dim=3, n_answers=4)
+    assert (m1.n_contexts, m1.n_tokens, m1.dim) == (18, 9, 3) and q1.answers == (1, 2, 3, 4)
+    assert P.answer_subspace_dimension(m1, q1, projected=False) == 1
+    assert P.subspace_example(0, sub_dim=5)[0].dim == 5                # sub_dim = dim is allowed
+    with pytest.raises(ValueError, match=r"^sub_dim must be >= 1; got 0$"):
+        P.subspace_example(0, sub_dim=0)
+    with pytest.raises(ValueError, match=r"^sub_dim must be <= 5; got 6$"):
+        P.subspace_example(0, sub_dim=6)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
+        P.subspace_example("x")
+
+    m, q, (A, a) = P.relational_sc_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (40, 30, 3)          # d = k + 1 with k = 2
+    assert q.base == tuple(range(12)) and q.queried == tuple(range(12, 24)) and q.answers == (1, 2, 3)
+    np.testing.assert_allclose(m.F[list(q.queried)], m.F[list(q.base)] @ A.T + a, atol=1e-12)
+    assert A[0, 2] == 1.0
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
+        P.relational_sc_example("x")
