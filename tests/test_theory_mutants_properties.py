@@ -649,3 +649,18 @@ def test_subspace_and_sc_examples_have_the_documented_shape():
     assert A[0, 2] == 1.0
     with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator or a non-negative int seed; got 'x'$"):
         P.relational_sc_example("x")
+
+
+def test_tol_reaches_the_probe_and_steering_interfaces():
+    k = P.KINDS["linear_probe"]
+    m, c, (w, b) = k.example(0)
+    shifted = (w, b + 0.5 * float(np.abs(P.probe_scores(m, c, w, b)).max()))   # some scores flip sign
+    for fn in (k.check, k.distribution):
+        strict = fn(m, c, shifted)
+        assert 0 < strict.residual < 1 and not strict.holds
+        assert fn(m, c, shifted, tol=strict.residual + 0.01).holds
+    k = P.KINDS["linear_steering"]
+    m, t, v = k.example(0)
+    noisy = _noisy(m, 1e-3)
+    strict = k.check(noisy, t, v)
+    assert 1e-7 < strict.residual < 0.5 and not strict.holds and k.check(noisy, t, v, tol=0.5).holds
