@@ -16,6 +16,7 @@ import pytest
 import allornone as aon
 from allornone import properties as P
 from allornone.theory.examples import random_model
+from allornone.theory.subspaces import complement
 from allornone.theory.properties.base import Check, Condition
 from allornone.theory.properties.steering import SteeringTarget, steering_effects
 
@@ -664,3 +665,74 @@ def test_tol_reaches_the_probe_and_steering_interfaces():
     noisy = _noisy(m, 1e-3)
     strict = k.check(noisy, t, v)
     assert 1e-7 < strict.residual < 0.5 and not strict.holds and k.check(noisy, t, v, tol=0.5).holds
+
+
+# --- every condition names its theorem (the audit prints name and label) -------------------------------
+CONDITIONS = {
+    "linear_probe": ("SC-probe: w ∈ M + N_S^⊥", "thm-probing"),
+    "linear_steering": ("SC-steer: v ∈ N + M^⊥", "thm-steering"),
+    "linear_subspace": ("none (projected onto Γ_q)", "thm-subspace"),
+    "parallel_embedding": ("unembedding diversity M = ℝ^d", "prop-parallel-embedding"),
+    "parallel_unembedding": ("embedding diversity N = ℝ^d", "thm-parallelism"),
+    "relational_projected": ("SC-RL: A_qᵀ Γ_q ⊆ M + N_S^⊥", "thm-relational-linearity"),
+    "relational_strong": ("unembedding diversity M = ℝ^d", "thm-relational-linearity"),
+}
+
+
+@pytest.mark.parametrize("kind", KIND_NAMES)
+def test_condition_names_and_labels(kind):
+    k = P.KINDS[kind]
+    m, inst, w = _example(kind, 0)
+    c = k.condition(m, inst, w)
+    assert (c.name, c.label) == CONDITIONS[kind]
+    assert c.holds is True and isinstance(c.residual, float) and 0.0 <= c.residual < 1e-9
+
+
+def test_failing_diversity_conditions_report_the_missing_dimensions():
+    low_M = random_model(12, 10, 4, 0, dim_M=3)
+    low_N = random_model(12, 10, 4, 0, dim_N=2)
+    for c, label in [(P.condition_relational_strong(low_M), "thm-relational-linearity"),
+                     (P.condition_linear_subspace(low_M, projected=False), "thm-subspace"),
+                     (P.condition_parallel_embeddings(low_M), "prop-parallel-embedding")]:
+        assert (c.name, c.holds, c.residual, c.label) == ("unembedding diversity M = ℝ^d", False, 1.0, label)
+    c = P.condition_parallel_unembeddings(low_N)
+    assert (c.name, c.holds, c.residual, c.label) == ("embedding diversity N = ℝ^d", False, 2.0, "thm-parallelism")
+    # the projected linear-subspace form has no condition, whatever the model; that is the default
+    c = P.condition_linear_subspace(low_M)
+    assert (c.name, c.holds, c.residual, c.label) == ("none (projected onto Γ_q)", True, 0.0, "thm-subspace")
+
+
+def test_identifiable_directions_name_the_lemma_and_use_tol():
+    m = random_model(10, 8, 4, 0, dim_M=1, dim_N=2)      # M + N^⊥ is a proper subspace (1 + 2 < 4)
+    M = aon.unembedding_difference_span(m)
+    N = aon.embedding_span(m)
+    inside_w = M[:, 0]
+    c = P.identifiable_embedding_directions(m, inside_w)
+    assert (c.name, c.holds, c.label) == ("w ∈ M + N^⊥", True, "lem-transfer") and c.residual < 1e-9
+    assert P.identifiable_embedding_directions(m, inside_w, contexts=[0, 1, 2]).name == "w ∈ M + N_S^⊥"
+    # a direction of N ∩ M^⊥-ish mixed in at 1e-4: fails at the default tol, passes at 1e-2
+    out = complement(np.hstack([M, complement(N, 4)]), 4)
+    assert out.shape[1] >= 1
+    near = inside_w + 1e-4 * out[:, 0]
+    strict = P.identifiable_embedding_directions(m, near)
+    assert not strict.holds and 1e-7 < strict.residual < 1e-2
+    assert P.identifiable_embedding_directions(m, near, tol=1e-2).holds
+    with pytest.raises(ValueError, match=r"^w must have length 4; got length 3$"):
+        P.identifiable_embedding_directions(m, [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.identifiable_embedding_directions(3, inside_w)
+    # the same for unembedding directions: v ∈ N + M^⊥, proper when dim N < dim M
+    m = random_model(10, 8, 4, 0, dim_M=2, dim_N=1)
+    M = aon.unembedding_difference_span(m)
+    N = aon.embedding_span(m)
+    inside_v = N[:, 0]
+    c = P.identifiable_unembedding_directions(m, inside_v)
+    assert (c.name, c.holds, c.label) == ("v ∈ N + M^⊥", True, "lem-transfer")
+    out_v = complement(np.hstack([N, complement(M, 4)]), 4)
+    near_v = inside_v + 1e-4 * out_v[:, 0]
+    assert not P.identifiable_unembedding_directions(m, near_v).holds
+    assert P.identifiable_unembedding_directions(m, near_v, tol=1e-2).holds
+    with pytest.raises(ValueError, match=r"^v must have length 4; got length 3$"):
+        P.identifiable_unembedding_directions(m, [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.identifiable_unembedding_directions(3, inside_v)
