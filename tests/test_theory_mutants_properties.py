@@ -736,3 +736,57 @@ def test_identifiable_directions_name_the_lemma_and_use_tol():
         P.identifiable_unembedding_directions(m, [1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
         P.identifiable_unembedding_directions(3, inside_v)
+
+
+# --- instances normalise and validate; the score and effect checks by hand ---------------------------------
+def test_concept_and_target_store_tuples_and_name_bad_fields():
+    c = P.Concept(contexts=[0, np.int64(1)], labels=np.array([0, 1]))
+    assert c.contexts == (0, 1) and type(c.contexts) is tuple and type(c.labels) is tuple and c.labels == (0, 1)
+    for kw, message in [
+        (dict(contexts=(0,), labels=(0, 1)), r"^contexts must hold at least 2 indices; got 1$"),
+        (dict(contexts=(0, 1), labels=(1,)), r"^labels must hold at least 2 indices; got 1$"),
+        (dict(contexts=(0, 1), labels=(0, 2)), r"^labels must hold indices below 2; got \(0, 2\)$"),
+        (dict(contexts=(0, 1), labels=(1, 1)), r"^labels must contain both classes 0 and 1$"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            P.Concept(**kw)
+    t = SteeringTarget(target=[1, np.int64(0)], off_target=np.array([2, 3]))
+    assert t.target == (1, 0) and t.off_target == (2, 3) and type(t.target) is tuple and type(t.off_target) is tuple
+    with pytest.raises(ValueError, match=r"^target must hold at least 2 indices; got 1$"):
+        SteeringTarget(target=(1,), off_target=(2, 3))
+    with pytest.raises(ValueError, match=r"^off_target must hold at least 2 indices; got 1$"):
+        SteeringTarget(target=(1, 0), off_target=(2,))
+
+
+def _line_model(first, second):
+    """Two contexts on the e1 axis at `first` and `second`, three tokens."""
+    return aon.NextTokenPredictor(np.array([[first, 0.0], [second, 0.0]]), np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+
+
+def test_probe_score_check_by_hand():
+    c = P.Concept((0, 1), (1, 0))
+    # scores 1 (right) and -1e-12 (right sign, but within 1e-12 * max|score| of 0: an error)
+    r = P.check_probe(_line_model(1.0, -1e-12), c, [1.0, 0.0])
+    assert (r.holds, r.residual, r.witness) == (False, 0.5, 0.5)
+    assert P.check_probe(_line_model(1.0, -1e-12), c, [1.0, 0.0], tol=0.5).holds     # residual <= tol
+    # the margin is relative: tiny scores that are all right give accuracy 1
+    assert P.check_probe(_line_model(1e-20, -3e-20), c, [1.0, 0.0]).holds
+    # every score 0: undecidable, with the reason
+    r = P.check_probe(_line_model(1.0, 2.0), c, [0.0, 1.0])
+    assert (r.holds, r.residual, r.witness, r.decidable) == (False, 1.0, 0.0, False)
+    assert r.reason == "every score is 0: the probe reads nothing"
+
+
+def test_steering_effect_check_by_hand():
+    m, v = _steering_model()                                  # effects e = [0.1, 0.3, -0.2, 0.05, 0]
+    t = SteeringTarget(target=(1, 0), off_target=(2, 3, 4))
+    r = P.check_steering(m, t, v)
+    # kappa = 0.3 - 0.1 = 0.2; off-target spread = 0.05 - (-0.2) = 0.25; residual 0.25 / 0.2
+    assert r.witness == pytest.approx(0.2, abs=1e-15) and r.residual == pytest.approx(1.25, rel=1e-12)
+    assert not r.holds and P.check_steering(m, t, v, tol=1.25 + 1e-12).holds
+    # kappa = 0 (v orthogonal to g(y1) - g(y0)): not a steering vector, residual inf
+    r = P.check_steering(m, SteeringTarget((3, 0), (1, 2)), [1.0, -1.0, 0.0])    # e = [0, 1, -1, 0, 2]
+    assert (r.holds, r.residual, r.witness) == (False, float("inf"), 0.0)
+    # the zero test is relative: a tiny v that steers is still a steering vector
+    r = P.check_steering(m, SteeringTarget((1, 0), (2, 3)), 1e-20 * np.array([1.0, 0.0, 0.0]))   # e = 1e-20 [0, 1, 0, 1, 2]
+    assert r.residual == pytest.approx(1.0, rel=1e-12) and r.witness == pytest.approx(1e-20, rel=1e-12)
