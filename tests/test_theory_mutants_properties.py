@@ -790,3 +790,62 @@ def test_steering_effect_check_by_hand():
     # the zero test is relative: a tiny v that steers is still a steering vector
     r = P.check_steering(m, SteeringTarget((1, 0), (2, 3)), 1e-20 * np.array([1.0, 0.0, 0.0]))   # e = 1e-20 [0, 1, 0, 1, 2]
     assert r.residual == pytest.approx(1.0, rel=1e-12) and r.witness == pytest.approx(1e-20, rel=1e-12)
+
+
+# --- the transfer lemma's coefficients and the affine residual, by hand --------------------------------
+def test_functional_coefficients_by_hand():
+    # F = I, g(y0) = 0, g(y1) = e1: Λ = [[0, 1], [0, 0]] spans only context 0
+    m = aon.NextTokenPredictor(np.eye(2), np.array([[0.0, 0.0], [1.0, 0.0]]))
+    beta, res = P.functional_coefficients(m, [0.03, 0.04])        # target F w = (0.03, 0.04)
+    np.testing.assert_allclose(beta, [0.0, 0.03], atol=1e-15)
+    assert res == pytest.approx(0.8, rel=1e-12)                   # ‖(0, 0.04)‖ / ‖(0.03, 0.04)‖
+    beta, res = P.functional_coefficients(m, [3.0, 4.0], contexts=[1])
+    np.testing.assert_allclose(beta, [0.0, 0.0], atol=1e-15)
+    assert res == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError, match=r"^contexts must be an integer index in \[0, 2\); got 5$"):
+        P.functional_coefficients(m, [1.0, 0.0], contexts=[5])
+    with pytest.raises(ValueError, match=r"^w must have length 2; got length 3$"):
+        P.functional_coefficients(m, [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.functional_coefficients(3, [1.0, 0.0])
+
+
+def test_direction_coefficients_by_hand():
+    # F = [[1, 0], [0, 0]] (N = span e1), g = 0, e1, e2: Λᵀ c = (0, c0, 0)
+    m = aon.NextTokenPredictor(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    c, res = P.direction_coefficients(m, [0.3, 0.4])             # target Ḡ v = (0, 0.3, 0.4)
+    np.testing.assert_allclose(c, [0.3, 0.0], atol=1e-15)
+    assert res == pytest.approx(0.8, rel=1e-12)                   # ‖(0, 0, 0.4)‖ / 0.5
+    _, res1 = P.direction_coefficients(m, [0.3, 0.4], pivot=1)    # another pivot, another least-squares problem
+    assert abs(res1 - 0.8) > 1e-3
+    with pytest.raises(ValueError, match=r"^v must have length 2; got length 3$"):
+        P.direction_coefficients(m, [1.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.direction_coefficients(3, [1.0, 0.0])
+
+
+def test_affine_dimension_residual_by_hand():
+    # four points of a 3 x 4 rectangle in a plane of R^3, lifted by ±0.5 along e3: σ = (4, 3, 1) * 2 / 2
+    Y = np.array([[0.0, 0.0, 0.5], [4.0, 0.0, -0.5], [0.0, 3.0, -0.5], [4.0, 3.0, 0.5]])
+    s = np.linalg.svd(Y - Y.mean(axis=0), compute_uv=False)
+    np.testing.assert_allclose(s, [4.0, 3.0, 1.0], rtol=1e-12)
+    assert P.affine_dimension_residual(Y, 2) == pytest.approx(1.0 / np.sqrt(26.0), rel=1e-12)
+    assert P.affine_dimension_residual(Y, 1) == pytest.approx(np.sqrt(10.0 / 26.0), rel=1e-12)
+    assert P.affine_dimension_residual(Y.tolist(), 3) == 0.0
+    assert P.affine_dimension_residual(np.tile([1e-20, 2e-20], (3, 1)), 0) == 0.0    # constant rows
+    tiny = 1e-10 * Y                                        # the test for "constant" is relative
+    assert P.affine_dimension_residual(tiny, 2) == pytest.approx(1.0 / np.sqrt(26.0), rel=1e-9)
+
+
+def test_transfer_relational_projected_validates():
+    m, q, _ = P.relational_sc_example(0)
+    W, r, _ = P.relational_log_odds_map(m, q)
+    other = aon.random_equivalent(m, m.dim, 1)
+    At, at = P.transfer_relational_projected(other, q, W.tolist(), r)
+    assert At.shape == (other.dim, other.dim) and at.shape == (other.dim,)
+    with pytest.raises(ValueError, match=r"^other must be a NextTokenPredictor; got int$"):
+        P.transfer_relational_projected(3, q, W, r)
+    with pytest.raises(ValueError, match=rf"^W must have shape \({len(q.answers) - 1}, {m.n_tokens}\); got \(1, 2\)$"):
+        P.transfer_relational_projected(other, q, np.ones((1, 2)), r)
+    with pytest.raises(ValueError, match=rf"^r must have length {len(q.answers) - 1}; got length 7$"):
+        P.transfer_relational_projected(other, q, W, np.ones(7))
