@@ -849,3 +849,64 @@ def test_transfer_relational_projected_validates():
         P.transfer_relational_projected(other, q, np.ones((1, 2)), r)
     with pytest.raises(ValueError, match=rf"^r must have length {len(q.answers) - 1}; got length 7$"):
         P.transfer_relational_projected(other, q, W, np.ones(7))
+
+
+# --- indices are checked against the model and named -------------------------------------------------------
+def test_bad_indices_are_named_with_their_field():
+    m = random_model(40, 30, 4, 0)
+    w = np.ones(4)
+    cases = [
+        (lambda: P.check_parallel_embeddings(m, P.ParallelEmbedding(((0, 1), (2, 99)))),
+         r"^pairs must be an integer index in \[0, 40\); got 99$"),
+        (lambda: P.check_probe(m, P.Concept((0, 99), (0, 1)), w),
+         r"^concept\.contexts must be an integer index in \[0, 40\); got 99$"),
+        (lambda: P.check_probe(m, "c", w), r"^concept must be a Concept; got str$"),
+        (lambda: P.check_steering(m, SteeringTarget((1, 99), (2, 3)), w),
+         r"^target\.target must be an integer index in \[0, 30\); got 99$"),
+        (lambda: P.check_steering(m, SteeringTarget((1, 0), (2, 99)), w),
+         r"^target\.off_target must be an integer index in \[0, 30\); got 99$"),
+        (lambda: P.embedding_offsets(m, "p"), r"^prop must be a ParallelEmbedding; got str$"),
+        (lambda: P.embedding_offsets(3, P.ParallelEmbedding(((0, 1), (2, 3)))),
+         r"^model must be a NextTokenPredictor; got int$"),
+        (lambda: P.parallel_embedding_example(0, pairs=((1, 2), (3, 99))),
+         r"^pairs must be an integer index in \[0, 40\); got 99$"),
+        (lambda: P.parallel_embedding_example("x"), r"^rng must be a numpy\.random\.Generator"),
+        (lambda: P.probe_example("x"), r"^rng must be a numpy\.random\.Generator"),
+        (lambda: P.probe_scores(m, P.Concept((0, 1), (0, 1)), [1.0, 2.0]), r"^w must have length 4; got length 2$"),
+        (lambda: P.probe_scores(3, P.Concept((0, 1), (0, 1)), w), r"^model must be a NextTokenPredictor; got int$"),
+        (lambda: P.check_relational_strong(3, P.RelationalQuery((0, 1, 2), (3, 4, 5), (1, 2))),
+         r"^model must be a NextTokenPredictor; got int$"),
+        (lambda: P.ParallelEmbedding(((0, 0), (1, 2))),
+         r"^pairs: each pair must name two different items; got \(\(0, 0\), \(1, 2\)\)$"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_parallel_embedding_instance_and_example():
+    prop = P.ParallelEmbedding([[1, 2], [3, 4]])
+    assert prop.pairs == ((1, 2), (3, 4)) and type(prop.pairs) is tuple
+    m, prop = P.parallel_embedding_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (40, 30, 4) and prop.pairs == ((1, 2), (3, 4))
+    (a1, b1), (a2, b2) = prop.pairs
+    np.testing.assert_allclose(m.F[b1] - m.F[a1], m.F[b2] - m.F[a2], atol=1e-12)   # λ = 1 by default
+    m2, _ = P.parallel_embedding_example(0, lam=-2.0)
+    np.testing.assert_allclose(m2.F[b1] - m2.F[a1], -2.0 * (m2.F[b2] - m2.F[a2]), atol=1e-12)
+
+
+def test_probe_example_and_scores():
+    m, c, (w, b) = P.probe_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (40, 30, 4)
+    assert c.contexts == tuple(range(40)) and sum(c.labels) == 20          # the bias splits at the median
+    assert P.check_probe(m, c, w, b).holds
+    np.testing.assert_array_equal(P.probe_scores(m, c, w), m.F @ w)         # default bias 0
+    np.testing.assert_array_equal(P.probe_scores(m, c, w, b), m.F @ w + b)
+
+
+def test_relational_undecidable_reasons_name_the_fit():
+    m, q, _ = P.relational_example(12, n_base=5, dim=4)
+    assert P.check_relational_strong(m, q).reason == (
+        "|S|=5 contexts ≤ rank[F_S,1]=5 free parameters of the relation (A_q, a_q): an affine fit fits anything")
+    assert P.check_strong_log_odds(m, q).reason == (
+        "|S|=5 contexts ≤ rank[F_S,1]=5 free parameters of the log-odds map: an affine fit fits anything")
