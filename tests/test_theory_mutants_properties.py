@@ -910,3 +910,70 @@ def test_relational_undecidable_reasons_name_the_fit():
         "|S|=5 contexts ≤ rank[F_S,1]=5 free parameters of the relation (A_q, a_q): an affine fit fits anything")
     assert P.check_strong_log_odds(m, q).reason == (
         "|S|=5 contexts ≤ rank[F_S,1]=5 free parameters of the log-odds map: an affine fit fits anything")
+
+
+def test_subspace_claims_at_the_top_are_undecidable_with_the_reason():
+    k = P.KINDS["linear_subspace"]
+    m, q, _ = k.example(0)                                  # |S| = 20, |Y_q| = 5: top = min(19, 4) = 4
+    c = k.check(m, q, 4)
+    assert not c.decidable
+    assert c.reason == "claimed dimension 4 ≥ min(|S| − 1, |Y_q| − 1) = 4: every set of answer representations fits"
+    c3 = k.check(m, q, 3)
+    assert c3.decidable and c3.reason == "" and c3.witness == 2       # witness: the observed dimension
+    # with few queried contexts the other bound decides: |S| = 4 -> top = 3
+    q4 = P.RelationalQuery(q.base[:4], q.queried[:4], q.answers)
+    assert not k.check(m, q4, 3).decidable and k.check(m, q4, 2).decidable
+    assert "= 3:" in k.check(m, q4, 3).reason
+
+
+def test_affine_dimension_uses_rtol():
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1e-6], [1.0, 1e-6]])
+    assert P.affine_dimension(X) == 2
+    assert P.affine_dimension(X, 1e-3) == 1
+    assert P.affine_dimension(X.tolist()) == 2
+    # the cut-off is relative to the largest entry of X, not of the centred points
+    far = X + 1e6
+    assert P.affine_dimension(far) == 1 and P.affine_dimension(far, 1e-13) == 2
+
+
+def test_probe_interface_needs_a_pair_and_relational_projected_object():
+    k = P.KINDS["linear_probe"]
+    m, c, _ = k.example(0)
+    with pytest.raises(ValueError, match=r"^witness must be the probe \(w, b\) for a Concept$"):
+        k.check(m, c, None)
+    k = P.KINDS["relational_projected"]
+    m, q, _ = k.example(0)
+    d = k.distribution(m, q)
+    W, r = d.witness
+    obj = k.equivalent_object(m, q, None, None, d)
+    assert set(obj) == {"W", "r"} and obj["W"] is W and obj["r"] is r
+    bad, qb = random_model(40, 30, 4, 3), q
+    db = k.distribution(bad, qb)
+    assert db.decidable and not db.holds and k.equivalent_object(bad, qb, None, None, db) == {}
+
+
+@pytest.mark.parametrize("kind", ["linear_probe", "linear_steering"])
+def test_vector_transfers_default_to_pivot_zero(kind):
+    m, inst, wit = _example(kind, 0)
+    other = aon.random_equivalent(m, m.dim + 1, 3)
+    if kind == "linear_probe":
+        w = wit[0]
+        base = P.transfer_probe(m, other, inst, w)
+        np.testing.assert_array_equal(base, P.transfer_probe(m, other, inst, w, 0))
+        np.testing.assert_array_equal(P.transfer_functional(m, other, w, inst.contexts),
+                                      P.transfer_functional(m, other, w, inst.contexts, 0))
+        with pytest.raises(ValueError, match=r"^other must be a NextTokenPredictor; got int$"):
+            P.transfer_functional(m, 3, w)
+        # every pivot transfers the functional: the scores agree
+        for pivot in (0, 2):
+            wt = P.transfer_functional(m, other, w, inst.contexts, pivot)
+            np.testing.assert_allclose(other.F @ wt, m.F @ w, atol=1e-8)
+    else:
+        v = wit
+        base = P.transfer_steering(m, other, v)
+        np.testing.assert_array_equal(base, P.transfer_direction(m, other, v, 0))
+        with pytest.raises(ValueError, match=r"^other must be a NextTokenPredictor; got int$"):
+            P.transfer_direction(m, 3, v)
+        for pivot in (0, 2):
+            vt = P.transfer_direction(m, other, v, pivot)
+            np.testing.assert_allclose(other.unembedding_differences() @ vt, m.unembedding_differences() @ v, atol=1e-8)
