@@ -977,3 +977,39 @@ def test_vector_transfers_default_to_pivot_zero(kind):
         for pivot in (0, 2):
             vt = P.transfer_direction(m, other, v, pivot)
             np.testing.assert_allclose(other.unembedding_differences() @ vt, m.unembedding_differences() @ v, atol=1e-8)
+
+
+# --- parallel_residual and affine_fit, by hand ----------------------------------------------------------
+def test_parallel_residual_by_hand():
+    c = P.parallel_residual(np.array([3.0, 4.0]), np.array([6.0, 8.0]), 1e-7)
+    assert c.holds and c.residual == pytest.approx(0.0, abs=1e-15) and c.witness == pytest.approx(0.5, rel=1e-15)
+    c = P.parallel_residual(np.array([1.0, 0.0]), np.array([1.0, 1.0]), 1e-7)
+    assert not c.holds and c.residual == pytest.approx(2**-0.5, rel=1e-12) and c.witness == pytest.approx(0.5)
+    assert P.parallel_residual(np.array([1.0, 0.0]), np.array([1.0, 1.0]), 2**-0.5 + 1e-12).holds
+    c = P.parallel_residual(np.zeros(2), np.zeros(2), 0.5)
+    assert (c.holds, c.residual, c.witness, c.decidable) == (False, 1.0, None, False)
+    assert c.reason == "both vectors are zero: λ is not determined"
+    for u, v in [((1.0, 0.0), (0.0, 0.0)), ((0.0, 0.0), (1.0, 0.0)),
+                 ((1e-13, 0.0), (1.0, 0.0)), ((1.0, 0.0), (1e-13, 0.0))]:     # one vector (relatively) zero
+        c = P.parallel_residual(np.array(u), np.array(v), 0.5)
+        assert (c.holds, c.residual, c.witness, c.decidable) == (False, 1.0, None, True), (u, v)
+    # small vectors are still directions; `ref` (default 0) sets the scale below which they are not
+    assert P.parallel_residual(np.array([1e-6, 0.0]), np.array([2e-6, 0.0]), 1e-7).holds
+    assert P.parallel_residual(np.array([1e-15, 0.0]), np.array([1e-15, 0.0]), 1e-7).holds
+    assert not P.parallel_residual(np.array([1e-15, 0.0]), np.array([1e-15, 0.0]), 1e-7, ref=1.0).decidable
+
+
+def test_affine_fit_by_hand():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    Y = 2.0 * X + 1.0 + np.array([[0.1], [-0.1], [-0.1], [0.1]])       # residual orthogonal to [X, 1]
+    C, c, r, ok, why = P.affine_fit(X, Y)
+    np.testing.assert_allclose(C, [[2.0]], atol=1e-12)
+    np.testing.assert_allclose(c, [1.0], atol=1e-12)
+    spread = np.linalg.norm(Y - Y.mean(axis=0))
+    assert r == pytest.approx(0.2 / spread, rel=1e-10) and ok and why == ""
+    # constant Y: residual 0 (not 0/0); tiny but varying Y is judged relative to its own spread
+    assert P.affine_fit(X, np.full((4, 1), 5.0))[2] == 0.0
+    assert P.affine_fit(X.tolist(), (1e-20 * Y).tolist())[2] == pytest.approx(0.2 / spread, rel=1e-8)
+    # two points, rank [X, 1] = 2: undecidable, with the reason and the default name
+    *_, ok, why = P.affine_fit(X[:2], Y[:2])
+    assert not ok and why == "|S|=2 contexts ≤ rank[F_S,1]=2 free parameters of the fit: an affine fit fits anything"
