@@ -1013,3 +1013,44 @@ def test_affine_fit_by_hand():
     # two points, rank [X, 1] = 2: undecidable, with the reason and the default name
     *_, ok, why = P.affine_fit(X[:2], Y[:2])
     assert not ok and why == "|S|=2 contexts ≤ rank[F_S,1]=2 free parameters of the fit: an affine fit fits anything"
+
+
+# --- SC-RL with and without a given relation; the canonical member ---------------------------------------
+def test_condition_relational_projected_with_and_without_A():
+    m, q, (A, a) = P.relational_sc_example(0)                  # projected 7b holds, SC-RL fails for the true A
+    c = P.condition_relational_projected(m, q, A)
+    assert (c.name, c.label) == ("SC-RL: A_qᵀ Γ_q ⊆ M + N_S^⊥", "thm-relational-linearity")
+    assert not c.holds and 0.1 < c.residual <= 1.0
+    assert P.condition_relational_projected(m, q, A, tol=c.residual + 1e-9).holds
+    assert P.condition_relational_projected(m, q, A.tolist()).residual == c.residual
+    # A = None: does some relation satisfy SC-RL, i.e. are the answer log-odds affine in those of s?
+    cu = P.condition_relational_projected(m, q)                 # not here: the copied coordinate is invisible
+    assert (cu.name, cu.label) == ("SC-RL: A_qᵀ Γ_q ⊆ M + N_S^⊥", "thm-relational-linearity")
+    assert not cu.holds and cu.residual > 1e-3 and isinstance(cu.residual, float)
+    assert P.condition_relational_projected(m, q, tol=cu.residual + 1e-9).holds
+    ms0, qs0, _ = P.relational_example(1)
+    c0 = P.condition_relational_projected(ms0, qs0)
+    assert c0.holds and c0.residual < 1e-9
+    with pytest.raises(ValueError, match=rf"^A must have shape \({m.dim}, {m.dim}\); got \(2, 2\)$"):
+        P.condition_relational_projected(m, q, np.eye(2))
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.condition_relational_projected(3, q)
+    # a relation inside M + N_S^⊥ passes: the strong example's relation under unembedding diversity
+    ms, qs, (As, _) = P.relational_example(0)
+    assert P.condition_relational_projected(ms, qs, As).holds
+
+
+@pytest.mark.parametrize("whiten", ["embeddings", "unembeddings"])
+def test_canonical_member_whitens_what_it_says(whiten):
+    m = random_model(12, 10, 4, 0, dim_N=3)
+    c = P.canonical_member(m, whiten) if whiten != "embeddings" else P.canonical_member(m)
+    assert aon.max_prob_difference(m, c) < 1e-10 and c.dim == 3      # reduced to k = 3
+    if whiten == "embeddings":
+        np.testing.assert_allclose(c.F.T @ c.F, np.eye(3), atol=1e-9)
+    else:
+        Gb = c.unembedding_differences()
+        np.testing.assert_allclose(Gb.T @ Gb, np.eye(3), atol=1e-9)
+    with pytest.raises(ValueError, match=r"^whiten must be 'embeddings' or 'unembeddings'; got 'x'$"):
+        P.canonical_member(m, "x")
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.canonical_member(3)
