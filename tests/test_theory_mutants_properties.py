@@ -1054,3 +1054,40 @@ def test_canonical_member_whitens_what_it_says(whiten):
         P.canonical_member(m, "x")
     with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
         P.canonical_member(3)
+
+
+def test_parallel_unembedding_instance_example_and_counterexample():
+    prop = P.ParallelUnembedding([[1, 2], [3, 4]])
+    assert prop.pairs == ((1, 2), (3, 4)) and type(prop.pairs) is tuple
+    with pytest.raises(ValueError, match=r"^pairs: each pair must name two different items; got \(\(1, 1\), \(3, 4\)\)$"):
+        P.ParallelUnembedding(((1, 1), (3, 4)))
+    m, prop = P.parallel_unembedding_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (40, 30, 4) and prop.pairs == ((1, 2), (3, 4))
+    (a1, b1), (a2, b2) = prop.pairs
+    np.testing.assert_allclose(m.G[b1] - m.G[a1], m.G[b2] - m.G[a2], atol=1e-12)    # λ = 1 by default
+    m2, _ = P.parallel_unembedding_example(0, lam=-2.0, dim=5, n_contexts=12, n_tokens=9)
+    assert (m2.n_contexts, m2.n_tokens, m2.dim) == (12, 9, 5)
+    np.testing.assert_allclose(m2.G[b1] - m2.G[a1], -2.0 * (m2.G[b2] - m2.G[a2]), atol=1e-12)
+    with pytest.raises(ValueError, match=r"^pairs must be an integer index in \[0, 30\); got 99$"):
+        P.parallel_unembedding_example(0, pairs=((1, 2), (3, 99)))
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator"):
+        P.parallel_unembedding_example("x")
+    c = P.parallelism_counterexample(m, prop)                  # lift: u(b1) = size = 1, u = 0 elsewhere
+    assert c.dim == m.dim + 1 and aon.max_prob_difference(m, c) < 1e-12
+    assert c.G[b1, -1] == 1.0 and np.count_nonzero(c.G[:, -1]) == 1
+    assert P.parallelism_counterexample(m, prop, size=2.5).G[b1, -1] == 2.5
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.parallelism_counterexample(3, prop)
+    with pytest.raises(ValueError, match=r"^pairs must be an integer index in \[0, 30\); got 99$"):
+        P.unembedding_offsets(m, P.ParallelUnembedding(((1, 2), (3, 99))))
+
+
+def test_relational_example_defaults():
+    m, q, (A, a) = P.relational_example(0)
+    assert (m.n_contexts, m.n_tokens, m.dim) == (40, 30, 4)          # 2 n_base + n_extra contexts
+    assert q.base == tuple(range(12)) and q.queried == tuple(range(12, 24)) and q.answers == (1, 2, 3, 4)
+    np.testing.assert_allclose(m.F[list(q.queried)], m.F[list(q.base)] @ A.T + a, atol=1e-10)
+    m2, q2, _ = P.relational_example(0, n_base=7, n_extra=3, n_tokens=9, dim=3, n_answers=2)
+    assert (m2.n_contexts, m2.n_tokens, m2.dim) == (17, 9, 3) and q2.answers == (1, 2)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator"):
+        P.relational_example("x")
