@@ -1091,3 +1091,35 @@ def test_relational_example_defaults():
     assert (m2.n_contexts, m2.n_tokens, m2.dim) == (17, 9, 3) and q2.answers == (1, 2)
     with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator"):
         P.relational_example("x")
+
+
+def test_projected_undecidable_reasons_and_strong_objects():
+    m, q, _ = P.relational_example(12, n_base=5, dim=4)
+    assert P.check_relational_projected(m, q).reason == (
+        "|S|=5 contexts ≤ rank[F_S,1]=5 free parameters of the relation (A_q, a_q): an affine fit fits anything")
+    assert P.check_relational_log_odds(m, q).reason == (
+        "|S|=5 contexts ≤ rank[F_S,1]=5 free parameters of the log-odds map: an affine fit fits anything")
+    k = P.KINDS["relational_strong"]
+    m, q, _ = k.example(0)
+    d = k.distribution(m, q)
+    W, r = d.witness
+    obj = k.equivalent_object(m, q, None, None, d)
+    assert set(obj) == {"W", "r"} and obj["W"] is W and obj["r"] is r
+    bad = random_model(40, 30, 4, 3)
+    db = k.distribution(bad, q)
+    assert db.decidable and not db.holds and k.equivalent_object(bad, q, None, None, db) == {}
+
+
+def test_relational_strong_counterexample_moves_only_the_queried_contexts():
+    m, q, _ = P.relational_example(0)
+    c = P.relational_strong_counterexample(m, q, 0)
+    assert c.dim == m.dim + 1 and aon.max_prob_difference(m, c) < 1e-12
+    moved = np.flatnonzero(c.F[:, -1]).tolist()
+    assert moved == list(q.queried)
+    c2 = P.relational_strong_counterexample(m, q, 0, size=2.0)
+    np.testing.assert_allclose(c2.F[:, -1], 2.0 * c.F[:, -1], rtol=1e-15)
+    assert not P.check_relational_strong(c, q).holds
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        P.relational_strong_counterexample(3, q, 0)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator"):
+        P.relational_strong_counterexample(m, q, "x")
