@@ -150,3 +150,22 @@ def test_load_model_refuses_an_npz_archive_under_an_npy_name(tmp_path):
     good = _save(tmp_path, "G.npy", np.ones((3, 2)))
     with pytest.raises(ValueError, match=rf"^f_path: {re.escape(repr(str(archive)))} must hold a real numeric array; got dtype \?$"):
         load_model(archive, good)
+
+
+def test_class_level_verdicts_say_their_scope():
+    import allornone as aon
+    from allornone.theory.audit import audit
+    from allornone.theory.examples import random_model
+
+    m = random_model(30, 20, 4, 1)
+    prop = P.ParallelUnembedding(((1, 2), (3, 4)))
+    lifted = aon.lift_unembeddings(m, np.random.default_rng(0).normal(size=(m.n_tokens, 2)))
+    r = audit(lifted, prop)                                   # no theorem; the property fails at the distribution level
+    assert (r.verdict, r.scope, r.reason) == ("none", "every member of the class", "")
+    k = P.KINDS["parallel_unembedding"]
+    mp, pp, _ = k.example(0)
+    other = aon.random_equivalent(mp, mp.dim + 2, 1)          # N ≠ R^d: the condition fails
+    r = audit(other, pp)
+    assert (r.verdict, r.scope, r.reason) == ("not identifiable", "every member of the class", "")
+    assert r.pair is not None and r.pair.max_dp < 1e-12
+    assert f"max |Δp| = {r.pair.max_dp:.1e}" in str(r)

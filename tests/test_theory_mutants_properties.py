@@ -1123,3 +1123,29 @@ def test_relational_strong_counterexample_moves_only_the_queried_contexts():
         P.relational_strong_counterexample(3, q, 0)
     with pytest.raises(ValueError, match=r"^rng must be a numpy\.random\.Generator"):
         P.relational_strong_counterexample(m, q, "x")
+
+
+# --- the relational query normalises and is checked against the model ----------------------------------
+def test_relational_query_fields_and_messages():
+    q = P.RelationalQuery([0, np.int64(1)], np.array([2, 3]), [1, 2])
+    assert (q.base, q.queried, q.answers) == ((0, 1), (2, 3), (1, 2))
+    assert all(type(x) is tuple for x in (q.base, q.queried, q.answers))
+    cases = [
+        (lambda: P.RelationalQuery((), (2,), (1, 2)), r"^base must hold at least 1 indices; got 0$"),
+        (lambda: P.RelationalQuery((0,), (), (1, 2)), r"^queried must hold at least 1 indices; got 0$"),
+        (lambda: P.RelationalQuery((0,), (1,), (1,)), r"^answers must hold at least 2 indices; got 1$"),
+        (lambda: P.RelationalQuery((0, 1), (2, 3), (1, 1)), r"^answers must be distinct tokens; got \(1, 1\)$"),
+    ]
+    m = random_model(10, 6, 3, 0)
+    cases += [
+        (lambda: P.check_relational_strong(m, "q"), r"^query must be a RelationalQuery; got str$"),
+        (lambda: P.check_relational_strong(m, P.RelationalQuery((0, 11), (2, 3), (1, 2))),
+         r"^query\.base must be an integer index in \[0, 10\); got 11$"),
+        (lambda: P.check_relational_strong(m, P.RelationalQuery((0, 1), (2, 12), (1, 2))),
+         r"^query\.queried must be an integer index in \[0, 10\); got 12$"),
+        (lambda: P.check_relational_strong(m, P.RelationalQuery((0, 1), (2, 3), (1, 6))),
+         r"^query\.answers must be an integer index in \[0, 6\); got 6$"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
