@@ -194,3 +194,19 @@ def test_one_context_has_a_zero_difference_span():
     m = _model([[1.0, 2.0]], [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     assert embedding_difference_span(m).shape == (2, 0)
     assert not is_diverse(m)
+
+
+def test_effective_form_and_complexity_use_rtol_spectral_scales_and_keep_the_pivot():
+    from allornone.theory.subspaces import effective_complexity, effective_form
+
+    for m in (_small_M(), _small_N()):
+        assert effective_form(m).k == 2 and effective_form(m, 0, 1e-3).k == 1
+        assert effective_complexity(m) == 2 and effective_complexity(m, 1e-3) == 1
+    F = np.diag([1.0, 1.0, 1.0, 0.15])              # ‖F‖₂ = 1, ‖F‖_F = 1.74
+    G = np.vstack([np.zeros(4), np.eye(4)])          # ‖Ḡ‖₂ = 1, ‖Ḡ‖_F = 2
+    m = _model(F, G)
+    assert effective_form(m, 0, 0.1).k == 4
+    assert effective_complexity(m, 0.1) == 4
+    assert effective_form(m, 3).pivot == 3 and effective_form(m).pivot == 0
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        effective_complexity(3)
