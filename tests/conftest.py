@@ -5,12 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from allornone.reruns.results import load_results
 from allornone.reruns.run import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+
+# `make mutation` (tools/mutation/run.py) passes --hypothesis-profile=mutation: every mutant meets the
+# same examples, no example database carries failures from one mutant to the next, and a failure is not
+# shrunk (a mutant only needs to fail).
+settings.register_profile("mutation", derandomize=True, database=None, deadline=None, print_blob=False,
+                          phases=(Phase.explicit, Phase.generate))
+MUTATION_MAX_EXAMPLES = 10
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under the mutation profile, cap the examples of every @given test (their own @settings win over a profile)."""
+    if config.getoption("hypothesis_profile", None) != "mutation":
+        return
+    for item in items:
+        fn = getattr(item, "obj", None)
+        own = getattr(fn, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples > MUTATION_MAX_EXAMPLES:
+            fn._hypothesis_internal_use_settings = settings(own, max_examples=MUTATION_MAX_EXAMPLES)
 
 
 @pytest.fixture(scope="session")
