@@ -117,7 +117,9 @@ def test_origins_incomplete(run_nb):
     assert r["fresh_rows"] == 2 and r["t3_unembedding"] > r["t3_embedding"]
     t4 = json.loads((DATA / "table4.json").read_text())["rows"] + json.loads((DATA / "table4_m12.json").read_text())["rows"]
     assert r["t4_desc"] == "; ".join(f"m = {row['key']}, {row['n_runs']} runs" for row in t4)
-    assert r["t4_m12_embedding"] < r["t4_embedding"] and r["t4_total"] == sum(row["n_runs"] for row in t4)
+    e10, e12 = (sum(run["embedding"] for run in row["runs"]) / len(row["runs"]) for row in t4)
+    assert r["t4_e_change_desc"] == f"{'falls' if e10 > e12 else 'rises'} by {abs(e10 - e12):.3f}"
+    assert r["t4_total"] == sum(row["n_runs"] for row in t4)
     assert r["why_sgd_ms"] > 0 and r["why_exact_ms"] > r["why_sgd_ms"]
 
 
