@@ -50,12 +50,11 @@ def build(variant: str, workers: int) -> dict:
                 [sys.executable, str(ROOT / "tools" / "execute_parallel.py"), "--workers", str(workers),
                  "--path-output", out]
             )
-            steps.append({"step": "execute_parallel", "returncode": rc, "seconds": time.perf_counter() - t0,
-                          "log_tail": log.splitlines()[-3:]})
+            steps.append({"step": "execute_parallel", "returncode": rc, "seconds": time.perf_counter() - t0})
         rc, log = _run([str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", out, *JB_FLAGS])
         wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         load_after = os.getloadavg()
-        steps.append({"step": "jupyter-book build", "returncode": rc, "log_tail": log.splitlines()[-3:]})
+        steps.append({"step": "jupyter-book build", "returncode": rc})
         rebuild = {}
         if variant == "parallel":  # untimed: `make book` again with nothing changed must execute nothing
             t1 = time.perf_counter()

@@ -32,6 +32,15 @@ SMALL = {
                                        n_models=12, n_nudged=6, seed=2),
 }
 
+# Wall-clock measurements a page makes on purpose and glues into its prose (page 16: the measured reason for the
+# exact objective in Tables 3-4; page 19: the load and embedding times). They cannot repeat to the bit, so they
+# are compared for presence and sign only; every other result must be byte-identical.
+TIMED = {
+    '16_origins_incomplete': {"why_exact_ms", "why_exact12_ms", "why_exact_total_min", "why_sgd_ms",
+                              "why_sgd_run_min", "why_sgd_total_h"},
+    '19_smollm2': {"load_seconds", "embed_seconds"},
+}
+
 # the real-LM chapters load SmolLM2 weights: minutes each, so not in the default tier
 HEAVY_PREFIXES = ("19_", "20_", "21_", "22_")
 
@@ -53,8 +62,15 @@ def test_same_parameters_same_results_json(path, tmp_path):
         dirs = list(pool.map(lambda d: run_notebook(path, params, runs_dir=tmp_path / d, force=True,
                                                     log=lambda *_: None), ["a", "b"]))
     a, b = ((d / "results.json").read_bytes() for d in dirs)
-    if a != b:
+    timed = TIMED.get(path.stem, set())
+    if timed:
         ra, rb = json.loads(a)["results"], json.loads(b)["results"]
+        for k in timed:
+            assert k in ra and k in rb and ra[k] > 0 and rb[k] > 0, (path.stem, k, ra.get(k), rb.get(k))
+        a, b = (json.dumps({k: v for k, v in r.items() if k not in timed}, sort_keys=True) for r in (ra, rb))
+    if a != b:
+        ra, rb = json.loads(a), json.loads(b)
+        ra, rb = ra.get("results", ra), rb.get("results", rb)
         differ = sorted(k for k in ra.keys() | rb.keys() if ra.get(k) != rb.get(k))
         pytest.fail(f"{path.stem} with {params}: results.json differs between two runs in {differ}: "
                     + "; ".join(f"{k}: {ra.get(k)!r} vs {rb.get(k)!r}" for k in differ[:5]))

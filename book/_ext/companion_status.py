@@ -136,14 +136,17 @@ def _flatten(data, prefix=""):
     """Any JSON value as (dotted key, leaf value) pairs, so every number gets its own row.
 
     Dicts recurse with ``key.sub``, lists of scalars become one comma-separated cell, other
-    lists recurse with ``key[i]``; a scalar at the top level is one row named ``value``.
+    lists recurse with ``key[i]`` over their first ``MAX_LIST_ITEMS`` items (and one row giving
+    the length of a longer one); a scalar at the top level is one row named ``value``.
     """
     if isinstance(data, dict) and data:
         for key, value in data.items():
             yield from _flatten(value, f"{prefix}{key}.")
     elif isinstance(data, list) and data and not all(_is_scalar(v) for v in data):
-        for i, value in enumerate(data):
+        for i, value in enumerate(data[:MAX_LIST_ITEMS]):
             yield from _flatten(value, f"{prefix.rstrip('.')}[{i}].")
+        if len(data) > MAX_LIST_ITEMS:  # a long list of records: its first items and its length
+            yield prefix.rstrip("."), f"… {len(data)} items in all, the first {MAX_LIST_ITEMS} shown"
     else:
         yield (prefix.rstrip(".") or "value"), data
 
