@@ -44,7 +44,7 @@ import numpy as np
 
 from .._validate import as_int, as_positive_float
 from .latent import ContextDistribution
-from .train import METHODS, OPTIMIZERS, TrainResult, check_stop_plateau, log_and_check, new_history
+from .train import TrainResult, check_training_options, log_and_check, new_history
 
 __all__ = ["train_many", "plan_groups", "GROUP_ENTRIES"]
 
@@ -86,26 +86,9 @@ def train_many(dists, dim: int, *, seeds, steps: int, method: str = "exact", opt
     seeds = [as_int("seeds", s, min=0) for s in seeds]
     if len(seeds) != len(dists):
         raise ValueError(f"seeds must have one entry per distribution; got {len(seeds)} for {len(dists)}")
-    dim = as_int("dim", dim, min=1)
-    steps = as_int("steps", steps, min=0)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
-    lr = as_positive_float("lr", lr)
-    batch_size = as_int("batch_size", batch_size, min=1)
-    log_every = as_int("log_every", log_every, min=0)
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-    if stop_at is not None:
-        bad = set(stop_at) - {"unembedding", "embedding", "between"}
-        if bad or not log_every:
-            raise ValueError(f"stop_at needs keys among unembedding/embedding/between and log_every > 0; got {stop_at!r}")
-    if stop_excess is not None:
-        stop_excess = as_positive_float("stop_excess", stop_excess)
-        if not log_every:
-            raise ValueError("stop_excess needs log_every > 0")
-    stop_plateau = check_stop_plateau(stop_plateau, log_every)
+    dim, steps, lr, batch_size, log_every, stop_excess, stop_plateau = check_training_options(
+        dim=dim, steps=steps, method=method, optimizer=optimizer, lr=lr, batch_size=batch_size, log_every=log_every,
+        dtype=dtype, stop_at=stop_at, stop_excess=stop_excess, stop_plateau=stop_plateau)
     group_entries = as_int("group_entries", group_entries, min=1)
     threads = as_int("threads", threads, min=1)
     init_scale = dim**-0.5 if init_scale is None else as_positive_float("init_scale", init_scale)

@@ -99,6 +99,35 @@ def plateaued(history: dict, window: int, tol: float) -> bool:
     return True
 
 
+def check_training_options(*, dim, steps, method, optimizer, lr, batch_size, log_every, dtype, stop_at,
+                           stop_excess, stop_plateau):
+    """The options :func:`train` and :func:`~allornone.origins.batched.train_many` share, checked once.
+
+    Raises a one-line ``ValueError`` naming the bad argument; returns the normalised
+    ``(dim, steps, lr, batch_size, log_every, stop_excess, stop_plateau)``.
+    """
+    dim = as_int("dim", dim, min=1)
+    steps = as_int("steps", steps, min=0)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
+    lr = as_positive_float("lr", lr)
+    batch_size = as_int("batch_size", batch_size, min=1)
+    log_every = as_int("log_every", log_every, min=0)
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    if stop_at is not None:
+        bad = set(stop_at) - {"unembedding", "embedding", "between"}
+        if bad or not log_every:
+            raise ValueError(f"stop_at needs keys among unembedding/embedding/between and log_every > 0; got {stop_at!r}")
+    if stop_excess is not None:
+        stop_excess = as_positive_float("stop_excess", stop_excess)
+        if not log_every:
+            raise ValueError("stop_excess needs log_every > 0")
+    return dim, steps, lr, batch_size, log_every, stop_excess, check_stop_plateau(stop_plateau, log_every)
+
+
 def check_stop_plateau(stop_plateau, log_every: int):
     """Validate ``stop_plateau = (window, tol)``; returns ``(int, float)`` or ``None``."""
     if stop_plateau is None:
@@ -169,27 +198,10 @@ def train(dist: ContextDistribution, dim: int, *, steps: int, method: str = "exa
 
     if not isinstance(dist, ContextDistribution):
         raise ValueError(f"dist must be a ContextDistribution; got {type(dist).__name__}")
-    dim = as_int("dim", dim, min=1)
-    steps = as_int("steps", steps, min=0)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
-    lr = as_positive_float("lr", lr)
-    batch_size = as_int("batch_size", batch_size, min=1)
     seed = as_int("seed", seed, min=0)
-    log_every = as_int("log_every", log_every, min=0)
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-    if stop_at is not None:
-        bad = set(stop_at) - {"unembedding", "embedding", "between"}
-        if bad or not log_every:
-            raise ValueError(f"stop_at needs keys among unembedding/embedding/between and log_every > 0; got {stop_at!r}")
-    if stop_excess is not None:
-        stop_excess = as_positive_float("stop_excess", stop_excess)
-        if not log_every:
-            raise ValueError("stop_excess needs log_every > 0")
-    stop_plateau = check_stop_plateau(stop_plateau, log_every)
+    dim, steps, lr, batch_size, log_every, stop_excess, stop_plateau = check_training_options(
+        dim=dim, steps=steps, method=method, optimizer=optimizer, lr=lr, batch_size=batch_size, log_every=log_every,
+        dtype=dtype, stop_at=stop_at, stop_excess=stop_excess, stop_plateau=stop_plateau)
     init_scale = dim**-0.5 if init_scale is None else as_positive_float("init_scale", init_scale)
 
     m, n_ctx, n_tok = dist.m, 3**dist.m, 2**dist.m
