@@ -15,6 +15,7 @@ import pytest
 import allornone as aon
 from allornone.reallm import audit_cli
 from allornone.reallm import lm as reallm_lm
+from tiny_model import write_tiny_model as _write_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -233,23 +234,8 @@ WORDS = ["the", "a", "cat", "cats", "dog", "dogs", "big", "bigger", "small", "sm
 
 
 def write_tiny_model(directory, seed=0):
-    """A random tiny Llama (d = 16, tied embeddings) with a word-level tokenizer, saved as an HF directory."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    tokenizers = pytest.importorskip("tokenizers")
-
-    vocab = {w: i for i, w in enumerate(["<unk>", "<eos>", *WORDS])}
-    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.WhitespaceSplit()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>")
-    config = transformers.LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
-                                      num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                                      max_position_embeddings=64, tie_word_embeddings=True,
-                                      eos_token_id=1, pad_token_id=None, bos_token_id=None)
-    torch.manual_seed(seed)
-    transformers.LlamaForCausalLM(config).eval().save_pretrained(str(directory))
-    fast.save_pretrained(str(directory))
-    return directory
+    """The tiny model of tests/tiny_model.py over this file's WORDS."""
+    return _write_tiny_model(directory, WORDS, seed=seed)
 
 
 def test_real_run_on_a_tiny_model(tmp_path, capsys):

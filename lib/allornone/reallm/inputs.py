@@ -17,13 +17,16 @@ __all__ = ["data_path", "model_arg", "check_model", "check_relations_dir", "chec
 
 def data_path(value) -> Path:
     """A file parameter as a path: absolute as given; relative to the current directory if it exists
-    there, else relative to the book's checkout (where the defaults ``data/...`` live)."""
+    there (a kernel runs in the notebook's folder, where the defaults ``../data/...`` point), else
+    relative to the book's ``notebooks/`` folder (as ``python -m allornone.run`` resolves defaults),
+    else relative to the checkout."""
     p = Path(value).expanduser()
     if p.is_absolute() or p.exists():
         return p.resolve()
     from ..reruns.run import repo_root
 
-    return repo_root() / p
+    in_notebooks = repo_root() / "notebooks" / p
+    return in_notebooks.resolve() if in_notebooks.exists() else repo_root() / p
 
 
 def model_arg(model: str) -> str:
