@@ -24,7 +24,7 @@ quantities, the same for every member):
 
 The verdict uses the member's own (Euclidean) residual only to choose which
 pair to build; "all"/"none" rest on the distribution-level residual, which is
-identical across the class (book label ``prop-approximate-properties``, see NOTES-props.md). So
+identical across the class (:prf:ref:`prop-approximate-properties`, page 07). So
 members that agree on the condition get the same verdict at every ``tol``.
 ``identifiable`` is True exactly for "all" and "none".
 

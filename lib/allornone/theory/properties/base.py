@@ -26,7 +26,7 @@ probes, steering vectors) is one module of this package exposing one
 interface. Residuals are relative to the data being fitted (e.g.
 ``‖Y − X B‖_F / ‖Y − Ȳ‖_F``), so ill-conditioning cannot rescue a fit.
 
-Approximate properties (book label ``prop-approximate-properties``, see NOTES-props.md). At a
+Approximate properties (:prf:ref:`prop-approximate-properties`, page 07). At a
 tolerance ``tol > 0`` the property is *defined* by the distribution-level
 residual, ``distribution(...).residual <= tol``. That residual is a function
 of the log-odds matrix ``Λ`` only, so it is identical across the class:
