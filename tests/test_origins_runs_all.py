@@ -89,3 +89,28 @@ def test_dask_local_cluster(tmp_path):
         for ra, rb in zip(a["rows"], b["rows"]):
             assert [x["steps_run"] for x in ra["runs"]] == [x["steps_run"] for x in rb["runs"]]
             assert all(abs(ra[k]["mean"] - rb[k]["mean"]) < 1e-9 for k in METRICS)
+
+
+def test_local_workers_match_serial(tmp_path, capsys):
+    """Two local worker processes give the same runs as one, and the plan says where it runs."""
+    assert _all(tmp_path, "--only", "table1,table3", "--workers", "2") == 0
+    assert "2 local worker(s)" in capsys.readouterr().out
+    serial = tmp_path / "serial"
+    assert R.main(["all", "--tiny", "--quiet", "--only", "table1,table3", "--workers", "1",
+                   "--out-dir", str(serial / "out"), "--checkpoint-dir", str(serial / "ck")]) == 0
+    for name in ("table1", "table3"):
+        a = json.loads((tmp_path / "out" / f"{name}.json").read_text())
+        b = json.loads((serial / "out" / f"{name}.json").read_text())
+        assert a["complete"] and [r["key"] for r in a["rows"]] == [r["key"] for r in b["rows"]]
+        for ra, rb in zip(a["rows"], b["rows"]):
+            assert [x["steps_run"] for x in ra["runs"]] == [x["steps_run"] for x in rb["runs"]]
+            assert all(abs(ra[k]["mean"] - rb[k]["mean"]) < 1e-9 for k in METRICS)
+
+
+@pytest.mark.parametrize("extra, msg", [(["--workers", "0"], "--workers must be >= 1"),
+                                        (["--workers", "2", "--dask-scheduler", "tcp://127.0.0.1:1"],
+                                         "--workers is for local runs")])
+def test_bad_workers_is_one_line_error(tmp_path, capsys, extra, msg):
+    with pytest.raises(SystemExit):
+        _all(tmp_path, "--only", "table1", *extra)
+    assert msg in capsys.readouterr().err

@@ -283,6 +283,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-dir", default=".cache/origins_rows", dest="checkpoint_dir")
     g.add_argument("--dask-scheduler", metavar="ADDRESS", dest="dask_scheduler",
                    help="spread the rows over a Dask distributed cluster")
+    g.add_argument("--workers", type=int, default=None,
+                   help="local worker processes, one torch thread each (default: every usable core)")
     g.add_argument("--partial", action="store_true",
                    help="write files for unfinished jobs from the finished chunks (run counts as achieved)")
     g.add_argument("--no-run", action="store_true", dest="no_run", help="with --partial: only assemble")
@@ -385,6 +387,49 @@ def _chunk_path(ckdir: Path, job: dict, key: int, seeds: list) -> Path:
     return ckdir / f"{job['name']}-{_fingerprint(job)}" / f"key{key}_seeds{seeds[0]}-{seeds[-1]}.json"
 
 
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                                    # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _chunk_cost(job: dict, key: int, seeds: list) -> float:
+    """Estimated seconds of one chunk, only to start the longest chunks first (longest-processing-time order).
+
+    The stored file of the job, when it holds the row, gives its measured seconds per run; otherwise
+    ``steps × (3e-4 s + logit entries × dim × 1e-9 s)`` per run (the per-step cost of the batched trainer)."""
+    try:
+        stored = json.loads(Path(job["out"]).read_text())
+        row = next(r for r in stored["rows"] if r["key"] == key)
+        per_run = float(np.mean([x["seconds"] for x in row["runs"]]))
+        if np.isfinite(per_run) and per_run > 0:
+            return per_run * len(seeds)
+    except (OSError, ValueError, KeyError, StopIteration, TypeError):
+        pass
+    mm, call = _row_call(job["setting"], key, job["cfg"].get("m"), job["cfg"])
+    rows = call.get("batch_size", 100) if call["method"] == "sgd" else 3**mm
+    dim = call.get("dim") or mm
+    return len(seeds) * call["steps"] * (3e-4 + rows * 2**mm * dim * 1e-9)
+
+
+def _pool_worker_init():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)              # Ctrl-C is the parent's to handle
+    try:                                                      # Linux: a worker dies with its parent (kill -9)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_indexed_chunk(task):
+    i, *args = task
+    return i, _run_chunk(*args)
+
+
 def _run_chunk(setting: str, cfg: dict, key: int, seeds: list) -> dict:
     """One checkpoint's worth of runs (also the unit of work sent to a Dask worker)."""
     t0, c0 = time.time(), time.process_time()
@@ -427,8 +472,14 @@ def run_all(a) -> int:
     from tqdm.auto import tqdm
 
     plan = _job_plan(a)
+    workers = _usable_cores() if a.workers is None else a.workers
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1; got {workers}")
+    if a.dask_scheduler and a.workers is not None:
+        raise ValueError("--workers is for local runs; a Dask cluster has its own workers")
     ckdir = Path(a.checkpoint_dir)
     t0 = time.time()
+    load0 = list(os.getloadavg())
     todo = []
     for job in plan:
         for key, seeds in job["chunks"]:
@@ -436,8 +487,9 @@ def run_all(a) -> int:
             if a.force or not path.exists():
                 todo.append((job, key, seeds, path))
     n_total = sum(len(j["chunks"]) for j in plan)
+    where = f"Dask at {a.dask_scheduler}" if a.dask_scheduler else f"{workers} local worker(s)"
     print(f"origins_runs all: {len(plan)} files, {n_total} chunks, {n_total - len(todo)} already done "
-          f"(checkpoints in {ckdir})", flush=True)
+          f"(checkpoints in {ckdir}; {where})", flush=True)
 
     def finish_jobs(final: bool):
         for job in plan:
@@ -469,6 +521,25 @@ def run_all(a) -> int:
                     finish_jobs(False)
             finally:
                 client.close()
+        elif workers > 1:
+            import multiprocessing
+
+            todo.sort(key=lambda t: -_chunk_cost(t[0], t[1], t[2]))   # longest first: the pool ends together
+            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(todo)), initializer=_pool_worker_init)
+            try:
+                tasks = [(i, job["setting"], job["cfg"], key, seeds) for i, (job, key, seeds, _) in enumerate(todo)]
+                for i, result in pool.imap_unordered(_run_indexed_chunk, tasks):
+                    job, key, seeds, path = todo[i]
+                    write_json_atomic(path, result)           # checkpoints are written by the parent, atomically
+                    bar.set_postfix_str(f"{job['name']} {key}")
+                    bar.update(1)
+                    finish_jobs(False)
+            except BaseException:
+                pool.terminate()                              # the workers stop with the parent
+                raise
+            finally:
+                pool.close()
+                pool.join()
         else:
             for job, key, seeds, path in todo:
                 bar.set_postfix_str(f"{job['name']} {key} seeds {seeds[0]}-{seeds[-1]}")
@@ -486,6 +557,9 @@ def run_all(a) -> int:
            "chunks_run_now": 0 if a.no_run else len(todo), "chunks_resumed": n_total - len(todo),
            "load_average_at_end": list(os.getloadavg()), "cpu_count": os.cpu_count(),
            "peak_rss_mb": ru.ru_maxrss / 1024, "dask_scheduler": a.dask_scheduler,
+           "workers": None if a.dask_scheduler else workers,
+           "cpu_seconds_children": (lambda c: c.ru_utime + c.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN)),
+           "load_average_at_start": load0,
            "files": {j["name"]: bool(j.get("written")) for j in plan}}
     hist_path = Path(a.checkpoint_dir) / "regeneration_log.jsonl"
     hist_path.parent.mkdir(parents=True, exist_ok=True)
@@ -505,6 +579,10 @@ def main(argv=None) -> int:
             return run_all(a)
         except ValueError as exc:
             p.error(str(exc))
+        except KeyboardInterrupt:
+            print("origins_runs all: interrupted; finished chunks are saved, the same command resumes",
+                  file=sys.stderr, flush=True)
+            return 130
     try:
         cfg = _config(a)
     except ValueError as exc:
