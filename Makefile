@@ -38,13 +38,13 @@ $(MATHJAX):
 	npm install --no-save --no-audit --no-fund --prefix .cache/npm mathjax@$(MATHJAX_VERSION)
 	cp .cache/npm/node_modules/mathjax/es5/tex-svg-full.js $(MATHJAX)
 
-# Notebooks are pre-executed into the jupyter-cache BOOK_WORKERS at a time (benchmarks/book_parallel.json);
-# BOOK_WORKERS=1 skips it: jupyter-book executes them one after another. A failing notebook is not cached:
-# the build re-executes it and reports it with -W.
+# Notebooks are pre-executed into the jupyter-cache BOOK_WORKERS at a time (benchmarks/book_parallel.json),
+# their kernels on the ipc transport (no TCP warning in the log); jupyter-book then finds them cached.
+# A failing notebook is not cached: the build re-executes it and reports it with -W.
 BOOK_WORKERS ?= 1
 book: setup
-	@if [ "$(BOOK_WORKERS)" != 1 ]; then $(BIN)/python tools/execute_parallel.py --workers $(BOOK_WORKERS) \
-	  || echo "execute_parallel failed; jupyter-book build re-executes and reports the failing notebook"; fi
+	@$(BIN)/python tools/execute_parallel.py --workers $(BOOK_WORKERS) \
+	  || echo "execute_parallel failed; jupyter-book build re-executes and reports the failing notebook"
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Built: _build/html/index.html"
 

@@ -34,8 +34,27 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import yaml
+from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc
+from jupyter_cache.executors.utils import single_nb_execution
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class IPCWorker(ExecutionWorkerLocalMProc):
+    """jupyter-cache's local worker (cwd = the notebook's folder), with kernels on the ipc transport: Unix
+    sockets in a private temporary folder, as ``allornone.run`` starts them. Nothing listens on the network,
+    and ipykernel does not print its "running over TCP without encryption" warning into the build log."""
+
+    @staticmethod
+    def execute(project_nb, data):
+        import tempfile
+
+        from allornone.reruns.run import _ipc_kernel_manager
+
+        with tempfile.TemporaryDirectory(prefix="aon-book-") as sock_dir:
+            return single_nb_execution(project_nb.nb, cwd=str(Path(project_nb.uri).parent), timeout=data.timeout,
+                                       allow_errors=data.allow_errors,
+                                       kernel_manager_class=_ipc_kernel_manager(sock_dir))
 
 
 def toc_notebooks(root: Path, toc: Path | None = None) -> list[Path]:
@@ -96,7 +115,7 @@ def execute_parallel(
     """
     from jupyter_cache import get_cache
     from jupyter_cache.cache.db import NbProjectRecord
-    from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
+    from jupyter_cache.executors.basic import ProcessData
 
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
@@ -139,7 +158,7 @@ def execute_parallel(
     # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (OOM kill) breaks the pool
     # and fails its notebooks instead of hanging the build forever
     ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
-    worker = ExecutionWorkerLocalMProc()
+    worker = IPCWorker()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker) as pool:
         futures = {pool.submit(worker, job): job.uri for job in jobs}
         for done, future in enumerate(as_completed(futures), start=1):

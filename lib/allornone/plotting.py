@@ -32,12 +32,24 @@ def setup(dpi: int = 110) -> None:
     })
 
 
-def html_table(markdown: str):
+class Table:
+    """A table output with two forms: HTML for the web book and the pipe table itself as plain text, which
+    the PDF (``make pdf``, LaTeX) shows instead of ``<IPython.core.display.HTML object>``."""
+
+    def __init__(self, html: str, text: str):
+        self.html, self.text = html, text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def html_table(markdown: str) -> Table:
     """Render a small pipe table (header, separator, rows) as an HTML display
     object: the book renders Markdown *outputs* as CommonMark, without tables.
-    ``**bold**`` markers are dropped."""
-    from IPython.display import HTML
-
+    ``**bold**`` markers are dropped. Its plain-text form (the PDF's) is the pipe table."""
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in markdown.strip().splitlines()]
     if len(rows) < 2:
         raise ValueError("markdown must hold a header line and a separator line")
@@ -47,4 +59,5 @@ def html_table(markdown: str):
 
     head = "".join(cell("th", h) for h in rows[0])
     body = "".join("<tr>" + "".join(cell("td", c) for c in r) + "</tr>" for r in rows[2:])
-    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    text = "\n".join(line.strip() for line in markdown.strip().replace("**", "").splitlines())
+    return Table(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>", text)
