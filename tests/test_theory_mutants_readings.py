@@ -65,7 +65,7 @@ def test_basis_of_known_spans():
 def test_basis_is_float64_for_float32_input():
     Q = R.basis(np.array([[1.0], [T32]], dtype=np.float32))
     assert Q.dtype == np.float64
-    assert abs(Q[1, 0]) == pytest.approx(T32 / np.sqrt(1 + T32**2), rel=1e-13)
+    assert abs(Q[1, 0]) == pytest.approx(T32 / np.sqrt(1 + T32**2), rel=1e-13, abs=0)
 
 
 def test_basis_cut_is_strict_and_relative_to_the_largest_singular_value():
@@ -136,6 +136,10 @@ def test_intersection_of_known_subspaces():
     for Z, W in ((np.zeros((3, 1)), e), (e, np.zeros((3, 1))), (np.zeros((3, 1)), np.zeros((3, 2)))):
         assert R.intersection_dim(Z, W) == 0
         assert R.intersection_basis(Z, W).shape == (3, 0)
+    for rtol in (1.0, 2.0):                          # {0} meets anything in {0}, whatever the cut
+        assert R.intersection_dim(np.zeros((3, 1)), e, rtol=rtol) == 0 == R.intersection_dim(e, np.zeros((3, 1)), rtol=rtol)
+        assert R.intersection_basis(np.zeros((3, 1)), e, rtol=rtol).shape == (3, 0)
+        assert R.intersection_basis(e, np.zeros((3, 1)), rtol=rtol).shape == (3, 0)
     assert R.intersection_dim(plane1, plane1) == 2 and span_eq(R.intersection_basis(plane1, plane1), plane1)
 
 
@@ -156,6 +160,8 @@ def test_sum_residual_closed_forms():
     assert R.sum_residual(w) == 1.0                                  # no span: w is all residual
     assert R.sum_residual(w, []) == 1.0
     assert R.sum_residual(np.zeros(3)) == 0.0
+    # a float32 w is measured in float64: its squared norm (1e-60) would underflow to 0 in float32
+    assert R.sum_residual(np.array([1e-30, 0.0, 0.0], dtype=np.float32)) == 1.0
     assert R.sum_residual(np.zeros((3, 1)), E3[:, 0]) == 0.0
 
 
@@ -256,7 +262,7 @@ def test_sc_probe_residual_hand_model():
     one = _model([[0, 0, 1]], [[1, 2, 3]])                     # one token: M = {0}, M^⊥ = R^3
     assert R.sc_probe_residual(one, [0], w) == pytest.approx(0.8, abs=1e-15)
     w32 = np.array([1.0, 0.0, T32], dtype=np.float32)          # the norm is taken in float64
-    assert R.sc_probe_residual(m, [0, 1], w32) == pytest.approx(T32 / np.sqrt(1 + T32**2), rel=1e-13)
+    assert R.sc_probe_residual(m, [0, 1], w32) == pytest.approx(T32 / np.sqrt(1 + T32**2), rel=1e-13, abs=0)
 
 
 def test_sc_steer_residual_hand_model():
@@ -270,7 +276,7 @@ def test_sc_steer_residual_hand_model():
     assert R.sc_steer_residual(inside, v) == 0.0
     assert R.sc_steer_residual(_model(F, [[1, 1, 1]]), v) == 0.0                # M = {0}
     v32 = np.array([1.0, 0.0, T32], dtype=np.float32)
-    assert R.sc_steer_residual(m, v32) == pytest.approx(T32 / np.sqrt(1 + T32**2), rel=1e-13)
+    assert R.sc_steer_residual(m, v32) == pytest.approx(T32 / np.sqrt(1 + T32**2), rel=1e-13, abs=0)
 
 
 def test_sin_angle_closed_forms():
@@ -279,9 +285,15 @@ def test_sin_angle_closed_forms():
     assert R.sin_angle([0.0, 2.0], [5.0, 0.0]) == 1.0
     exact = T32 / np.sqrt(1 + T32**2)                          # tan θ = T32
     u32, v32 = np.array([1.0, T32], dtype=np.float32), np.array([1.0, 0.0], dtype=np.float32)
-    assert R.sin_angle(u32, [1.0, 0.0]) == pytest.approx(exact, rel=1e-13)        # float64 norms
-    assert R.sin_angle([1.0, 0.0], u32) == pytest.approx(exact, rel=1e-13)
-    assert R.sin_angle(v32, [1.0, T32]) == pytest.approx(exact, rel=1e-13)
+    assert R.sin_angle(u32, [1.0, 0.0]) == pytest.approx(exact, rel=1e-13, abs=0)        # float64 norms
+    assert R.sin_angle([1.0, 0.0], u32) == pytest.approx(exact, rel=1e-13, abs=0)
+    assert R.sin_angle(v32, [1.0, T32]) == pytest.approx(exact, rel=1e-13, abs=0)
+    # a nearly orthogonal pair whose rounded ratio |u - (u·v)/|v|² v| / |u| is 1 + 2⁻⁵²: clamped to 1
+    u = np.array([-0.8, -0.3, -0.5])
+    v = np.array([-0.8, 0.1, 0.3])
+    v = v - (v @ u) / (u @ u) * u
+    assert np.linalg.norm(u - (u @ v) / np.linalg.norm(v)**2 * v) / np.linalg.norm(u) > 1.0
+    assert R.sin_angle(u, v) == 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")                        # the zero vector never reaches a division
         assert R.sin_angle(np.zeros(2), [1.0, 0.0]) == 1.0
@@ -359,14 +371,15 @@ def test_relational_reading_inclusion_tolerance_is_inclusive():
 def test_evaluate_reading_counts_by_hand():
     # member -> (holds, decidable); member 5 fails the condition
     table = {0: (True, True), 1: (False, False), 2: (True, True), 3: (False, True), 4: (False, True), 5: (True, True),
-             10: (True, True), 11: (True, True), 20: (False, True), 21: (True, True), 22: (False, False)}
-    classes = {"a": [0, 1, 2, 3, 4, 5], "b": [10, 11], "c": [20, 21, 22]}
+             10: (True, True), 11: (True, True), 20: (False, True), 21: (True, True), 22: (False, False),
+             23: (True, False)}
+    classes = {"a": [0, 1, 2, 3, 4, 5], "b": [10, 11], "c": [20, 21, 22, 23]}
     out = R.evaluate_reading(classes, lambda m: m != 5, lambda m: table[m])
     assert out.per_class["a"] == {"n": 6, "n_cond": 4, "n_cond_prop": 2, "n_undecided": 1, "with": 0, "without": 3}
     assert out.per_class["b"] == {"n": 2, "n_cond": 2, "n_cond_prop": 2, "n_undecided": 0, "with": 0, "without": None}
-    assert out.per_class["c"] == {"n": 3, "n_cond": 2, "n_cond_prop": 1, "n_undecided": 1, "with": 1, "without": 0}
+    assert out.per_class["c"] == {"n": 4, "n_cond": 2, "n_cond_prop": 1, "n_undecided": 2, "with": 1, "without": 0}
     assert out.split == ["a", "c"] and out.witness == ("a", 0, 3) and not out.all_or_none
-    assert (out.n_members, out.n_cond, out.n_undecided) == (11, 8, 2)
+    assert (out.n_members, out.n_cond, out.n_undecided) == (12, 8, 3)
     empty = R.evaluate_reading({}, lambda m: True, lambda m: (True, True))
     assert empty.all_or_none and empty.witness is None and empty.n_members == 0
 
@@ -401,16 +414,17 @@ def test_parallel_reading_only_within_the_subspace():
 
 
 def test_relational_classes_uses_every_size_argument():
-    classes, q = R.relational_classes(5, n_base=5, n_extra=3, n_tokens=9, dim=4, n_answers=2, n_members=9)
+    classes, q = R.relational_classes(5, n_base=5, n_extra=3, n_tokens=9, dim=4, n_answers=2, n_members=10)
     assert q == RelationalQuery(tuple(range(5)), tuple(range(5, 10)), (1, 2))
     lin, via, non = classes["linear"][0], classes["via M⊥"][0], classes["not linear"][0]
     for m in (lin, via, non):
         assert (m.n_contexts, m.n_tokens) == (13, 9)
     assert lin.dim == 4 and via.dim == 4
-    # members: the class model, n_members random ones of dims k .. 3k (k = 4: dims 4 .. 12), the lift, (the counterexample)
-    assert [len(classes[c]) for c in ("linear", "via M⊥", "not linear")] == [12, 12, 11]
-    assert [m.dim for m in classes["linear"][1:10]] == list(range(4, 13))
-    again, _ = R.relational_classes(5, n_base=5, n_extra=3, n_tokens=9, dim=4, n_answers=2, n_members=9)
+    # members: the class model, n_members random ones of dims k .. 3k cycling (k = 4: 4 .. 12, then 4 again),
+    # the lift, (the counterexample)
+    assert [len(classes[c]) for c in ("linear", "via M⊥", "not linear")] == [13, 13, 12]
+    assert [m.dim for m in classes["linear"][1:11]] == list(range(4, 13)) + [4]
+    again, _ = R.relational_classes(5, n_base=5, n_extra=3, n_tokens=9, dim=4, n_answers=2, n_members=10)
     assert all(np.array_equal(a.F, b.F) for a, b in zip(classes["linear"], again["linear"]))
     two, _ = R.relational_classes(5, n_base=5, n_extra=3, n_tokens=9, dim=3, n_answers=2, n_members=2, max_dim_factor=2)
     assert [m.dim for m in two["linear"][1:3]] == [3, 4]
