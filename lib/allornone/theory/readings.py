@@ -41,9 +41,7 @@ def basis(X, rtol: float = RTOL) -> np.ndarray:
     if X.size == 0:
         return np.zeros((X.shape[0], 0))
     U, s, _ = np.linalg.svd(X, full_matrices=False)
-    if s.size == 0 or s[0] == 0:
-        return np.zeros((X.shape[0], 0))
-    return U[:, s > rtol * s[0]]
+    return U[:, s > rtol * s[0]]                     # X = 0: s[0] = 0 keeps no column
 
 
 def complement_basis(B, dim: int | None = None) -> np.ndarray:
@@ -74,10 +72,9 @@ def intersection_basis(A, B, rtol: float = 1e-8) -> np.ndarray:
     if QA.shape[1] == 0 or QB.shape[1] == 0:
         return np.zeros((QA.shape[0], 0))
     _, s, Vt = np.linalg.svd(np.hstack([QA, -QB]))
-    n_cols = QA.shape[1] + QB.shape[1]
     rank = int(np.sum(s > rtol * max(s[0], 1.0)))
-    coeffs = Vt[rank:n_cols].T
-    return basis(QA @ coeffs[:QA.shape[1]]) if coeffs.size else np.zeros((QA.shape[0], 0))
+    coeffs = Vt[rank:].T                             # null vectors (a; b) with Q_A a = Q_B b
+    return basis(QA @ coeffs[:QA.shape[1]])          # no null vector: basis of a d × 0 array
 
 
 def inclusion_residual(U, V) -> float:
@@ -137,11 +134,11 @@ def sc_probe_residual(model, contexts, w) -> float:
     """Distance of ``w`` from ``M + N_S^⊥``, measured as the largest cosine between ``w`` and
     a basis of ``N_S ∩ M^⊥`` (found as ``F_Sᵀ c`` with ``Ḡ F_Sᵀ c = 0``)."""
     sp = spaces(model, contexts)
-    NS, d = sp["N"], model.dim
+    NS = sp["N"]
     G = model.G - model.G[0]
     # coordinates a with G (N_S a) = 0  ⇒  N_S a ∈ N_S ∩ M^⊥
-    A = complement_basis((G @ NS).T, NS.shape[1]) if NS.shape[1] else np.zeros((0, 0))
-    inter = NS @ A if A.size else np.zeros((d, 0))
+    A = complement_basis((G @ NS).T)                 # N_S = {0}: A is 0 × 0 and inter d × 0
+    inter = NS @ A
     w = np.asarray(w, dtype=np.float64)
     if inter.shape[1] == 0 or np.linalg.norm(w) == 0:
         return 0.0
@@ -165,8 +162,8 @@ def sc_steer_residual(model, v) -> float:
     ``M ∩ N^⊥`` (found as ``Ḡᵀ c`` with ``F Ḡᵀ c = 0``)."""
     sp = spaces(model)
     Mb = sp["M"]
-    A = complement_basis((model.F @ Mb).T, Mb.shape[1]) if Mb.shape[1] else np.zeros((0, 0))
-    inter = Mb @ A if A.size else np.zeros((model.dim, 0))
+    A = complement_basis((model.F @ Mb).T)           # M = {0}: A is 0 × 0 and inter d × 0
+    inter = Mb @ A
     v = np.asarray(v, dtype=np.float64)
     if inter.shape[1] == 0 or np.linalg.norm(v) == 0:
         return 0.0
@@ -176,7 +173,7 @@ def sc_steer_residual(model, v) -> float:
 def reproduce_scores(model, contexts, scores) -> float:
     """Can ``model`` reproduce the probe ``scores`` on ``contexts`` with some ``(w, b)``?
     The relative residual of the least-squares fit (0: yes, exactly)."""
-    return affine_fit(model.F[list(contexts)], np.asarray(scores, dtype=np.float64))[0]
+    return affine_fit(model.F[list(contexts)], scores)[0]
 
 
 def reproduce_effect(model, effect) -> float:
