@@ -428,3 +428,18 @@ def test_relational_classes_uses_every_size_argument():
     assert all(np.array_equal(a.F, b.F) for a, b in zip(classes["linear"], again["linear"]))
     two, _ = R.relational_classes(5, n_base=5, n_extra=3, n_tokens=9, dim=3, n_answers=2, n_members=2, max_dim_factor=2)
     assert [m.dim for m in two["linear"][1:3]] == [3, 4]
+
+
+def test_affine_fit_constant_target_is_exactly_affine():
+    """A constant Y is affine (C = [0; c]); only rounding remains, measured against |Y|, never against a zero spread."""
+    from allornone.theory.readings import affine_fit
+
+    X = np.array([[0.3, -1.2], [2.0, 0.7], [-0.4, 0.1], [1.1, 1.9], [0.0, -0.8], [0.9, 0.2]])
+    for c in (5.0, 0.3, -7.0):
+        res, decidable = affine_fit(X, np.full(6, c))
+        assert res < 1e-12 and decidable
+    assert affine_fit(X, np.zeros(6)) == (0.0, True)
+    # a Y that varies by 1e-10 around 5 (above 1e-12 * 5): judged on its spread, and x1 * x2 is not affine in X
+    wiggle = X[:, 0] * X[:, 1]
+    res, _ = affine_fit(X, 5.0 + 1e-10 * wiggle)
+    assert res > 0.1

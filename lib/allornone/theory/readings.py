@@ -111,15 +111,19 @@ def affine_fit(X, Y) -> tuple[float, bool]:
     """Fit ``Y ≈ [X, 1] C`` by least squares. Returns ``(residual, decidable)``:
     ``residual`` is the largest absolute error divided by the spread of ``Y``
     (``max |Y − mean Y|``), so that neither a tiny ``Y`` nor an ill-conditioned ``X``
-    can make a bad fit look good; ``decidable`` is whether the data can refute an affine
-    map at all: more rows than ``rank [X, 1]``."""
+    can make a bad fit look good; a ``Y`` constant to machine precision (spread at most
+    ``1e-12 max |Y|``) is exactly affine, and its error, rounding only, is divided by
+    ``max |Y|``. ``decidable`` is whether the data can refute an affine map at all: more
+    rows than ``rank [X, 1]``."""
     X, Y = _as_matrix("X", X), _as_matrix("Y", Y)
     Xa = np.hstack([X, np.ones((X.shape[0], 1))])
     sol, *_ = np.linalg.lstsq(Xa, Y, rcond=None)
     spread = float(np.abs(Y - Y.mean(axis=0)).max())
+    size = float(np.abs(Y).max()) if Y.size else 0.0
     err = float(np.abs(Xa @ sol - Y).max())
     rank = basis(Xa).shape[1]
-    return err / max(spread, 1e-300), bool(X.shape[0] > rank)
+    scale = spread if spread > 1e-12 * size else size
+    return err / max(scale, 1e-300), bool(X.shape[0] > rank)
 
 
 def least_squares_probe(model, contexts, labels) -> tuple[np.ndarray, float]:
