@@ -443,3 +443,13 @@ def test_affine_fit_constant_target_is_exactly_affine():
     wiggle = X[:, 0] * X[:, 1]
     res, _ = affine_fit(X, 5.0 + 1e-10 * wiggle)
     assert res > 0.1
+
+
+def test_sc_residuals_are_basis_free_on_a_two_dimensional_intersection():
+    """N_S ∩ M^⊥ = span{e2, e3}: the distance of w = (1, 1, 1) from M + N_S^⊥ = span{e1} is √(2/3), whatever
+    basis of the plane the SVD returns (a largest cosine over a basis would give anything in [√(1/3), √(2/3)])."""
+    m = _model([[1, 0, 0], [0, 1, 0], [0, 0, 1]], [[0, 0, 0], [1, 0, 0]])      # N_S = R^3, M = span{e1}
+    assert R.sc_probe_residual(m, [0, 1, 2], [1.0, 1.0, 1.0]) == pytest.approx(np.sqrt(2 / 3), abs=1e-14)
+    assert R.sc_probe_residual(m, [0, 1, 2], [0.0, 1.0, -1.0]) == pytest.approx(1.0, abs=1e-14)
+    s = _model([[1, 0, 0]], [[0, 0, 0], [0, 1, 0], [0, 0, 1]])                  # N = e1, M = span{e2, e3}
+    assert R.sc_steer_residual(s, [1.0, 1.0, 1.0]) == pytest.approx(np.sqrt(2 / 3), abs=1e-14)

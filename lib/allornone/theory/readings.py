@@ -135,8 +135,9 @@ def least_squares_probe(model, contexts, labels) -> tuple[np.ndarray, float]:
 
 
 def sc_probe_residual(model, contexts, w) -> float:
-    """Distance of ``w`` from ``M + N_S^⊥``, measured as the largest cosine between ``w`` and
-    a basis of ``N_S ∩ M^⊥`` (found as ``F_Sᵀ c`` with ``Ḡ F_Sᵀ c = 0``)."""
+    """Distance of ``w`` from ``M + N_S^⊥``: the sine of the angle between ``w`` and that sum,
+    ``‖P w‖ / ‖w‖`` with ``P`` the orthogonal projector onto its complement ``N_S ∩ M^⊥`` (found
+    as ``F_Sᵀ c`` with ``Ḡ F_Sᵀ c = 0``); it does not depend on the basis chosen for it."""
     sp = spaces(model, contexts)
     NS = sp["N"]
     G = model.G - model.G[0]
@@ -146,7 +147,7 @@ def sc_probe_residual(model, contexts, w) -> float:
     w = np.asarray(w, dtype=np.float64)
     if inter.shape[1] == 0 or np.linalg.norm(w) == 0:
         return 0.0
-    return float(np.abs(inter.T @ w).max() / np.linalg.norm(w))
+    return float(np.linalg.norm(inter.T @ w) / np.linalg.norm(w))
 
 
 def min_norm_steering(model, target, off_target) -> np.ndarray:
@@ -162,8 +163,8 @@ def min_norm_steering(model, target, off_target) -> np.ndarray:
 
 
 def sc_steer_residual(model, v) -> float:
-    """Distance of ``v`` from ``N + M^⊥``: the largest cosine between ``v`` and a basis of
-    ``M ∩ N^⊥`` (found as ``Ḡᵀ c`` with ``F Ḡᵀ c = 0``)."""
+    """Distance of ``v`` from ``N + M^⊥``: ``‖P v‖ / ‖v‖`` with ``P`` the orthogonal projector
+    onto its complement ``M ∩ N^⊥`` (found as ``Ḡᵀ c`` with ``F Ḡᵀ c = 0``); basis-free."""
     sp = spaces(model)
     Mb = sp["M"]
     A = complement_basis((model.F @ Mb).T)           # M = {0}: A is 0 × 0 and inter d × 0
@@ -171,7 +172,7 @@ def sc_steer_residual(model, v) -> float:
     v = np.asarray(v, dtype=np.float64)
     if inter.shape[1] == 0 or np.linalg.norm(v) == 0:
         return 0.0
-    return float(np.abs(inter.T @ v).max() / np.linalg.norm(v))
+    return float(np.linalg.norm(inter.T @ v) / np.linalg.norm(v))
 
 
 def reproduce_scores(model, contexts, scores) -> float:
