@@ -137,6 +137,7 @@ class ParallelEmbeddings(LinearProperty):
         return m, prop, None
 
     def counterexample(self, model, inst, witness=None, rng=0, tol=None):
+        """:func:`parallel_embedding_counterexample` with ``size = 10 · max(1, max |Δ_i|)``."""
         size = 10.0 * max(1.0, float(np.abs(embedding_offsets(model, inst)).max()))
         return parallel_embedding_counterexample(model, inst, size)
 

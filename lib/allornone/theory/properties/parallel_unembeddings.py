@@ -149,6 +149,7 @@ class ParallelUnembeddings(LinearProperty):
         return m, prop, None
 
     def counterexample(self, model, inst, witness=None, rng=0, tol=None):
+        """:func:`parallelism_counterexample` with ``size = 10 · max(1, max |δ_i|)``."""
         size = 10.0 * max(1.0, float(np.abs(unembedding_offsets(model, inst)).max()))
         return parallelism_counterexample(model, inst, size)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._validate import as_rng, as_vector
+from ..._validate import as_matrix, as_rng, as_vector
 from ..model import NextTokenPredictor
 from ..subspaces import complement, embedding_span, unembedding_difference_span
 from .base import Check, Condition, LinearProperty, affine_fit, check_model, resolve_tol, sum_member
@@ -75,7 +75,7 @@ def condition_relational_projected(model: NextTokenPredictor, query: RelationalQ
     if A is None:
         res = relational_log_odds_fit(model, q)[2]
         return Condition(SC_RL, res <= tol, res, "thm-relational-linearity")
-    A = np.asarray(A, dtype=np.float64)
+    A = as_matrix("A", A)
     if A.shape != (model.dim, model.dim):
         raise ValueError(f"A must have shape ({model.dim}, {model.dim}); got {A.shape}")
     L = answer_basis(model, q)
@@ -92,7 +92,7 @@ def transfer_relational_projected(other: NextTokenPredictor, query: RelationalQu
     """
     other = check_model("other", other)
     q = query_of(other, query)
-    W = np.asarray(W, dtype=np.float64)
+    W = as_matrix("W", W)
     if W.shape != (len(q.answers) - 1, other.n_tokens):
         raise ValueError(f"W must have shape ({len(q.answers) - 1}, {other.n_tokens}); got {W.shape}")
     Lp = np.linalg.pinv(answer_basis(other, q).T)

@@ -85,7 +85,8 @@ def relational_example(rng, *, n_base: int = 12, n_extra: int = 16, n_tokens: in
 def relational_strong_counterexample(model: NextTokenPredictor, query: RelationalQuery, rng,
                                      size: float = 1.0) -> NextTokenPredictor:
     """:prf:ref:`prop-relational-counterexamples`, strong form: lift with a new
-    ``M^⊥`` direction (M5) and move every ``f(s ⊕ q)`` randomly (scale ``size``) along it (M3)."""
+    ``M^⊥`` direction (M5) and move every ``f(s ⊕ q)`` along it (M3) by ``size · z``, with
+    ``z ~ N(0, 1)`` drawn from ``rng`` (one per queried context)."""
     from ..equivalence import lift, perturb_embeddings
 
     model = check_model("model", model)
@@ -139,6 +140,7 @@ class RelationalStrong(LinearProperty):
         return relational_example(rng, **kwargs)
 
     def counterexample(self, model, inst, witness=None, rng=0, tol=None):
+        """:func:`relational_strong_counterexample` with ``size = 10 · max(1, max |F|)``, drawn from ``rng``."""
         size = 10.0 * max(1.0, float(np.abs(model.F).max()))
         return relational_strong_counterexample(model, inst, rng, size)
 
