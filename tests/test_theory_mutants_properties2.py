@@ -434,3 +434,65 @@ def test_steering_example_moves_the_target_the_most_it_can():
     assert c.holds
     np.testing.assert_allclose(np.linalg.norm(v), 1.0, rtol=1e-12)
     np.testing.assert_allclose(c.witness, np.linalg.norm(best), rtol=1e-9)   # max of vᵀδ over unit v ⊥ D
+
+
+def test_projected_witness_at_tol_is_the_relation_built_from_the_log_odds_map():
+    # M = span(e_1, e_2), N_S = ℝ³. f(s ⊕ q) = A f(s) + a + η f_3(s) e_1 with A e_3 = 0: the answer log-odds
+    # are exactly affine in f(s) (7b holds), but the η-term reads f_3(s), invisible to the distribution,
+    # so the log-odds map fits with a residual of order η. The direct fit's relation puts η e_3 into
+    # A_qᵀ Γ_q (SC-RL fails by ~η); the one built from the map lies in M (SC-RL holds exactly).
+    rng = np.random.default_rng(13)
+    F = rng.normal(size=(24, 3))
+    G = np.hstack([rng.normal(size=(7, 2)), np.full((7, 1), -0.3)])
+    A = np.hstack([rng.normal(size=(3, 2)), np.zeros((3, 1))])
+    eta = 1e-4
+    F[10:20] = F[:10] @ A.T + rng.normal(size=3) + eta * np.outer(F[:10, 2], [1.0, 0.0, 0.0])
+    m = NextTokenPredictor(F, G)
+    q = RL.RelationalQuery(tuple(range(10)), tuple(range(10, 20)), (1, 2, 3))
+    dist = RP.check_relational_log_odds(m, q).residual
+    assert 1e-6 < dist < 1e-2
+    loose = RP.check_relational_projected(m, q, tol=1e-2)
+    strict = RP.check_relational_projected(m, q)
+    assert loose.holds and strict.holds and loose.residual < 1e-9
+    assert RP.condition_relational_projected(m, q, loose.witness[0]).residual < 1e-10
+    assert RP.condition_relational_projected(m, q, strict.witness[0]).residual > 1e-6
+
+
+# --- realisations draw their member from rng ---------------------------------------------------------------
+def _realisation_cases():
+    pu_m, pu_p = PU.parallel_unembedding_example(0, lam=-1.5)
+    pe_m, pe_p = PE.parallel_embedding_example(0, lam=2.0)
+    rs_m, rs_q, _ = RS.relational_example(0)
+    return [(PU.PROPERTY, pu_m, pu_p, lambda r: r.F.T @ r.F),                    # orthonormal embeddings
+            (PE.PROPERTY, pe_m, pe_p, lambda r: r.unembedding_differences(0).T @ r.unembedding_differences(0)),
+            (RS.PROPERTY, rs_m, rs_q, None)]
+
+
+@pytest.mark.parametrize("case", range(3), ids=["parallel_unembedding", "parallel_embedding", "relational_strong"])
+def test_realisation_is_drawn_from_rng(case):
+    prop, m, inst, gram = _realisation_cases()[case]
+    a, _ = prop.realisation(m, inst, rng=3)
+    b, _ = prop.realisation(m, inst, rng=np.random.default_rng(3))
+    c, _ = prop.realisation(m, inst, rng=4)
+    d, _ = prop.realisation(m, inst)
+    np.testing.assert_array_equal(a.F, b.F)                  # the same rng: the same member
+    np.testing.assert_array_equal(d.F, prop.realisation(m, inst, rng=0)[0].F)   # the default is seed 0
+    assert np.abs(a.F - c.F).max() > 1e-3                    # another rng: another member
+    for r in (a, c, d):                                      # each one equivalent and with the property
+        assert aon.max_prob_difference(m, r) < 1e-12
+        chk = prop.check(r, inst)
+        assert chk.decidable and chk.holds
+        if gram is not None:                                 # still the canonical member, up to a rotation
+            np.testing.assert_allclose(gram(r), np.eye(r.dim), atol=1e-9)
+
+
+def test_rotated_member_is_an_orthogonal_reparametrisation():
+    m = _model(9, 7, 3, seed=14)
+    r = PU.rotated_member(m, 5)
+    Q = np.linalg.lstsq(m.F, r.F, rcond=None)[0].T           # f ↦ Q f, recovered from the tables
+    np.testing.assert_allclose(Q @ Q.T, np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(r.G, m.G @ Q.T, atol=1e-10)   # Q⁻ᵀ = Q for orthogonal Q
+    with pytest.raises(ValueError, match=r"^model must be a NextTokenPredictor; got int$"):
+        PU.rotated_member(3, 5)
+    with pytest.raises(ValueError, match=r"^rng must be a numpy.random.Generator or a non-negative int seed"):
+        PU.rotated_member(m, -1)

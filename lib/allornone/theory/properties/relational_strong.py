@@ -15,7 +15,7 @@ from ..._validate import as_rng, as_vector
 from ..model import NextTokenPredictor
 from ..subspaces import unembedding_difference_span
 from .base import Check, Condition, LinearProperty, affine_fit, check_model, resolve_tol
-from .relational import RelationalQuery, query_of, relational_log_odds_fit
+from .relational import LogOddsMapObject, RelationalQuery, query_of, relational_log_odds_fit
 
 __all__ = ["PROPERTY", "check_relational_strong", "condition_relational_strong", "transfer_relational_strong",
            "relational_example", "relational_strong_counterexample", "check_strong_log_odds"]
@@ -113,7 +113,7 @@ def relational_strong_lift(model: NextTokenPredictor, query: RelationalQuery):
     return lift(model, H, np.zeros(model.dim))
 
 
-class RelationalStrong(LinearProperty):
+class RelationalStrong(LogOddsMapObject, LinearProperty):
     """R-Def 7a through the shared interface (witness: fitted)."""
 
     kind = "relational_strong"
@@ -145,16 +145,14 @@ class RelationalStrong(LinearProperty):
         return relational_strong_counterexample(model, inst, rng, size)
 
     def realisation(self, model, inst, witness=None, rng=0, tol=None):
+        """The reduced model if the log-odds counterpart holds (R-Thm RL (a)), else
+        :func:`relational_strong_lift` (``None`` if it does not apply), rotated by
+        :func:`~.parallel_unembeddings.rotated_member` with ``rng`` (7a is invariant under M2)."""
         from ..equivalence import reduce
+        from .parallel_unembeddings import rotated_member
 
-        if check_strong_log_odds(model, inst, tol).holds:
-            return reduce(model), None
-        lifted = relational_strong_lift(model, inst)
-        return None if lifted is None else (lifted, None)
-
-    def equivalent_object(self, model, inst, witness=None, tol=None, dist=None):
-        W, r = dist.witness
-        return {"W": W, "r": r} if dist.holds else {}
+        member = reduce(model) if check_strong_log_odds(model, inst, tol).holds else relational_strong_lift(model, inst)
+        return None if member is None else (rotated_member(member, rng), None)
 
 
 PROPERTY = RelationalStrong()
