@@ -137,13 +137,19 @@ class ParallelEmbeddings(LinearProperty):
         return m, prop, None
 
     def counterexample(self, model, inst, witness=None, rng=0, tol=None):
+        """:func:`parallel_embedding_counterexample` with ``size = 10 · max(1, max |Δ_i|)``."""
         size = 10.0 * max(1.0, float(np.abs(embedding_offsets(model, inst)).max()))
         return parallel_embedding_counterexample(model, inst, size)
 
     def realisation(self, model, inst, witness=None, rng=0, tol=None):
+        """The canonical member with orthonormal pivoted unembeddings, rotated by
+        :func:`~.parallel_unembeddings.rotated_member` with ``rng``; ``None`` if the log-odds
+        differences are not parallel."""
+        from .parallel_unembeddings import rotated_member
+
         if not check_parallel_log_odds_differences(model, inst, tol).holds:
             return None
-        return canonical_member(model, "unembeddings"), None
+        return rotated_member(canonical_member(model, "unembeddings"), rng), None
 
     def equivalent_object(self, model, inst, witness=None, tol=None, dist=None):
         obj = {"distribution_level_parallel": bool(dist.holds)}

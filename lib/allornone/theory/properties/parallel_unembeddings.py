@@ -22,7 +22,8 @@ from .base import (Check, Condition, LinearProperty, canonical_member, check_mod
 
 __all__ = ["ParallelUnembedding", "PROPERTY", "unembedding_offsets", "check_parallel_unembeddings",
            "check_same_log_ratios", "log_ratio_vectors", "condition_parallel_unembeddings",
-           "transfer_parallel_unembeddings", "parallel_unembedding_example", "parallelism_counterexample"]
+           "transfer_parallel_unembeddings", "parallel_unembedding_example", "parallelism_counterexample",
+           "rotated_member"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,17 @@ def parallelism_counterexample(model: NextTokenPredictor, prop: ParallelUnembedd
     return lift_unembeddings(model, U)
 
 
+def rotated_member(model: NextTokenPredictor, rng) -> NextTokenPredictor:
+    """``model`` reparametrised (M2) by an orthogonal matrix ``Q`` drawn from ``rng`` (the ``Q`` of the QR
+    factorisation of a standard normal ``d × d`` matrix): Euclidean angles and lengths within either
+    table, and ``Fᵀ F`` and ``Ḡᵀ Ḡ`` up to the rotation, are unchanged, so is every property of part III."""
+    from ..equivalence import reparametrize
+
+    model = check_model("model", model)
+    Q, _ = np.linalg.qr(as_rng("rng", rng).normal(size=(model.dim, model.dim)))
+    return reparametrize(model, Q)
+
+
 class ParallelUnembeddings(LinearProperty):
     """R-Def 6 through the shared interface (witness: none)."""
 
@@ -149,13 +161,16 @@ class ParallelUnembeddings(LinearProperty):
         return m, prop, None
 
     def counterexample(self, model, inst, witness=None, rng=0, tol=None):
+        """:func:`parallelism_counterexample` with ``size = 10 · max(1, max |δ_i|)``."""
         size = 10.0 * max(1.0, float(np.abs(unembedding_offsets(model, inst)).max()))
         return parallelism_counterexample(model, inst, size)
 
     def realisation(self, model, inst, witness=None, rng=0, tol=None):
+        """The canonical member with orthonormal embeddings (its Euclidean angles are the log-ratios'),
+        rotated by :func:`rotated_member` with ``rng``; ``None`` if the log-ratios are not parallel."""
         if not check_same_log_ratios(model, inst, tol).holds:
             return None
-        return canonical_member(model, "embeddings"), None
+        return rotated_member(canonical_member(model, "embeddings"), rng), None
 
     def equivalent_object(self, model, inst, witness=None, tol=None, dist=None):
         obj = {"distribution_level_parallel": bool(dist.holds)}

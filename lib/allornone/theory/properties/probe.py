@@ -109,7 +109,9 @@ def transfer_probe(model: NextTokenPredictor, other: NextTokenPredictor, concept
 
 def probe_example(rng, *, n_contexts: int = 40, n_tokens: int = 30, dim: int = 4):
     """A diverse model with a random probe ``w`` and the concept it defines
-    (labels ``wᵀ f(s) + b > 0``, ``b`` centres the scores).
+    (labels ``wᵀ f(s) + b > 0``; ``b = −median(wᵀ f) + 10⁻³ · max |wᵀ f|`` centres the scores,
+    and for an odd number of contexts gives the median one the margin ``10⁻³ · max |wᵀ f|``,
+    label 1, so no score is 0).
     Returns ``(model, concept, (w, b))``."""
     from ..examples import random_model
 

@@ -12,7 +12,8 @@ import numpy as np
 from ..model import NextTokenPredictor
 from .base import affine_fit, check_contexts, check_model, check_tokens, index_tuple
 
-__all__ = ["RelationalQuery", "answer_basis", "answer_log_odds", "relational_log_odds_map", "relational_log_odds_fit"]
+__all__ = ["RelationalQuery", "LogOddsMapObject", "answer_basis", "answer_log_odds", "relational_log_odds_map",
+           "relational_log_odds_fit"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,12 @@ def relational_log_odds_map(model: NextTokenPredictor, query: RelationalQuery, p
     """
     W, r, res, _, _ = relational_log_odds_fit(model, query, pivot)
     return W, r, res
+
+
+class LogOddsMapObject:
+    """The object every equivalent model shares for the relational forms (R-Def 7a, 7b): the
+    log-odds map ``(W, r)`` of their distribution-level counterpart, when it holds (else nothing)."""
+
+    def equivalent_object(self, model, inst, witness=None, tol=None, dist=None) -> dict:
+        W, r = dist.witness
+        return {"W": W, "r": r} if dist.holds else {}

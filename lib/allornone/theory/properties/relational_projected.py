@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._validate import as_rng, as_vector
+from ..._validate import as_matrix, as_rng, as_vector
 from ..model import NextTokenPredictor
 from ..subspaces import complement, embedding_span, unembedding_difference_span
 from .base import Check, Condition, LinearProperty, affine_fit, check_model, resolve_tol, sum_member
-from .relational import RelationalQuery, answer_basis, answer_log_odds, query_of, relational_log_odds_fit
+from .relational import (LogOddsMapObject, RelationalQuery, answer_basis, answer_log_odds, query_of,
+                         relational_log_odds_fit)
 
 __all__ = ["PROPERTY", "check_relational_projected", "condition_relational_projected", "check_relational_log_odds",
            "transfer_relational_projected", "relational_sc_example", "relational_sc_counterexample",
@@ -75,7 +76,7 @@ def condition_relational_projected(model: NextTokenPredictor, query: RelationalQ
     if A is None:
         res = relational_log_odds_fit(model, q)[2]
         return Condition(SC_RL, res <= tol, res, "thm-relational-linearity")
-    A = np.asarray(A, dtype=np.float64)
+    A = as_matrix("A", A)
     if A.shape != (model.dim, model.dim):
         raise ValueError(f"A must have shape ({model.dim}, {model.dim}); got {A.shape}")
     L = answer_basis(model, q)
@@ -92,7 +93,7 @@ def transfer_relational_projected(other: NextTokenPredictor, query: RelationalQu
     """
     other = check_model("other", other)
     q = query_of(other, query)
-    W = np.asarray(W, dtype=np.float64)
+    W = as_matrix("W", W)
     if W.shape != (len(q.answers) - 1, other.n_tokens):
         raise ValueError(f"W must have shape ({len(q.answers) - 1}, {other.n_tokens}); got {W.shape}")
     Lp = np.linalg.pinv(answer_basis(other, q).T)
@@ -146,7 +147,7 @@ def relational_projected_lift(model: NextTokenPredictor, query: RelationalQuery)
     return lift(model, H, np.ones(Y.shape[1]))
 
 
-class RelationalProjected(LinearProperty):
+class RelationalProjected(LogOddsMapObject, LinearProperty):
     """R-Def 7b through the shared interface (witness: fitted). The condition
     (some relation with SC-RL) is the distribution-level counterpart itself,
     so the verdict is the same for every member of the class."""
@@ -182,10 +183,6 @@ class RelationalProjected(LinearProperty):
 
     def realisation(self, model, inst, witness=None, rng=0, tol=None):
         return relational_projected_lift(model, inst), None
-
-    def equivalent_object(self, model, inst, witness=None, tol=None, dist=None):
-        W, r = dist.witness
-        return {"W": W, "r": r} if dist.holds else {}
 
 
 PROPERTY = RelationalProjected()

@@ -15,7 +15,7 @@ from ..._validate import as_rng, as_vector
 from ..model import NextTokenPredictor
 from ..subspaces import unembedding_difference_span
 from .base import Check, Condition, LinearProperty, affine_fit, check_model, resolve_tol
-from .relational import RelationalQuery, query_of, relational_log_odds_fit
+from .relational import LogOddsMapObject, RelationalQuery, query_of, relational_log_odds_fit
 
 __all__ = ["PROPERTY", "check_relational_strong", "condition_relational_strong", "transfer_relational_strong",
            "relational_example", "relational_strong_counterexample", "check_strong_log_odds"]
@@ -85,7 +85,8 @@ def relational_example(rng, *, n_base: int = 12, n_extra: int = 16, n_tokens: in
 def relational_strong_counterexample(model: NextTokenPredictor, query: RelationalQuery, rng,
                                      size: float = 1.0) -> NextTokenPredictor:
     """:prf:ref:`prop-relational-counterexamples`, strong form: lift with a new
-    ``M^⊥`` direction (M5) and move every ``f(s ⊕ q)`` randomly (scale ``size``) along it (M3)."""
+    ``M^⊥`` direction (M5) and move every ``f(s ⊕ q)`` along it (M3) by ``size · z``, with
+    ``z ~ N(0, 1)`` drawn from ``rng`` (one per queried context)."""
     from ..equivalence import lift, perturb_embeddings
 
     model = check_model("model", model)
@@ -112,7 +113,7 @@ def relational_strong_lift(model: NextTokenPredictor, query: RelationalQuery):
     return lift(model, H, np.zeros(model.dim))
 
 
-class RelationalStrong(LinearProperty):
+class RelationalStrong(LogOddsMapObject, LinearProperty):
     """R-Def 7a through the shared interface (witness: fitted)."""
 
     kind = "relational_strong"
@@ -139,20 +140,19 @@ class RelationalStrong(LinearProperty):
         return relational_example(rng, **kwargs)
 
     def counterexample(self, model, inst, witness=None, rng=0, tol=None):
+        """:func:`relational_strong_counterexample` with ``size = 10 · max(1, max |F|)``, drawn from ``rng``."""
         size = 10.0 * max(1.0, float(np.abs(model.F).max()))
         return relational_strong_counterexample(model, inst, rng, size)
 
     def realisation(self, model, inst, witness=None, rng=0, tol=None):
+        """The reduced model if the log-odds counterpart holds (R-Thm RL (a)), else
+        :func:`relational_strong_lift` (``None`` if it does not apply), rotated by
+        :func:`~.parallel_unembeddings.rotated_member` with ``rng`` (7a is invariant under M2)."""
         from ..equivalence import reduce
+        from .parallel_unembeddings import rotated_member
 
-        if check_strong_log_odds(model, inst, tol).holds:
-            return reduce(model), None
-        lifted = relational_strong_lift(model, inst)
-        return None if lifted is None else (lifted, None)
-
-    def equivalent_object(self, model, inst, witness=None, tol=None, dist=None):
-        W, r = dist.witness
-        return {"W": W, "r": r} if dist.holds else {}
+        member = reduce(model) if check_strong_log_odds(model, inst, tol).holds else relational_strong_lift(model, inst)
+        return None if member is None else (rotated_member(member, rng), None)
 
 
 PROPERTY = RelationalStrong()

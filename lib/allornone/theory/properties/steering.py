@@ -173,7 +173,6 @@ def steering_shift(model: NextTokenPredictor, target: SteeringTarget, v, correct
         return None
     e = model.G @ v
     size = max(1.0, float(np.abs(e).max()))
-    want = {}
     if correct:
         y1, y0 = t.target
         if y1 in t.off_target and y0 in t.off_target:
