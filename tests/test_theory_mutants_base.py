@@ -107,3 +107,11 @@ def test_validator_messages_name_the_argument():
         kind.validate("m", prop)
     with pytest.raises(ValueError, match=r"^prop must be a ParallelUnembedding for parallel_unembedding; got str$"):
         kind.validate(m, "prop")
+
+
+def test_parallel_residual_sine_never_exceeds_one():
+    """Orthogonal u, v: |u − λ v| / |u| rounds to 1 + 2⁻⁵² here; |sin| is at most 1."""
+    u = np.array([0.4116305363741328, 1.0425133694426776, -0.12853466294403426])
+    v = np.array([1.4234404625088442, -0.5208922697065836, 0.33371858523005277])
+    c = B.parallel_residual(u, v, 1e-7)
+    assert c.residual == 1.0 and not c.holds and c.decidable
