@@ -216,11 +216,12 @@ def _find_pair(kind, model, prop, witness, check, rng, tol):
     return None
 
 
-def _decide(kind, model, prop, witness, check, cond, dist, rng, tol):
-    """The one verdict rule. Returns ``(verdict, justification, scope, reason, pair)``."""
+def _decide(kind, model, prop, witness, check, cond_holds, dist, rng, tol):
+    """The one verdict rule (``cond_holds``: does the theorem's condition hold?).
+    Returns ``(verdict, justification, scope, reason, pair)``."""
     if not dist.decidable:
         return "undecided by the data", kind.theorem, kind.scope, dist.reason, None
-    if cond.holds:
+    if cond_holds:
         return ("all" if dist.holds else "none"), kind.theorem, kind.scope, "", None
     if not dist.holds and kind.necessity_label:
         return "none", kind.necessity_label, "every member of the class", "", None
@@ -275,11 +276,11 @@ def audit(model: NextTokenPredictor, prop, *, form: str | None = None, witness=N
     check = kind.check(model, prop, witness, tol)
     cond = kind.condition(model, prop, witness, tol)
     dist = kind.distribution(model, prop, witness, tol)
-    verdict, label, scope, reason, pair = _decide(kind, model, prop, witness, check, cond, dist, rng, tol)
+    verdict, label, scope, reason, pair = _decide(kind, model, prop, witness, check, cond.holds, dist, rng, tol)
     class_verdict, class_pair = verdict, pair
     if cond.holds and not kind.scope_is_class:
-        outside = P.Condition(cond.name, False, cond.residual, cond.label)
-        class_verdict, _, _, _, class_pair = _decide(kind, model, prop, witness, check, outside, dist, rng, tol)
+        # the same rule for a member outside the theorem's scope (its condition failing)
+        class_verdict, _, _, _, class_pair = _decide(kind, model, prop, witness, check, False, dist, rng, tol)
     other_holds = other_dp = None
     if pair is not None:
         other, oc = ((pair.without_property, pair.check_without) if pair.with_property is model

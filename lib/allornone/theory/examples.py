@@ -50,13 +50,13 @@ def random_model(n_contexts: int, n_tokens: int, dim: int, rng, *, dim_N: int | 
     Q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
     M_basis, M_perp = Q[:, :dim_M], Q[:, dim_M:]
     # N: j directions inside M^⊥, plus dim_N - j generic directions (components in M and in M^⊥).
-    generic = M_basis @ rng.normal(size=(dim_M, dim_N - j))
-    if M_perp.shape[1] > j:
-        generic += M_perp[:, j:] @ rng.normal(size=(M_perp.shape[1] - j, dim_N - j))
-    N_basis = np.hstack([M_perp[:, :j], generic]) if dim_N else np.zeros((dim, 0))
+    # (j <= dim M^⊥ was checked above; a zero-size draw takes nothing from rng, so empty blocks need no branch)
+    coef = np.vstack([rng.normal(size=(dim_M, dim_N - j)), rng.normal(size=(M_perp.shape[1] - j, dim_N - j))])
+    generic = np.hstack([M_basis, M_perp[:, j:]]) @ coef
+    N_basis = np.hstack([M_perp[:, :j], generic])
 
-    F = scale * rng.normal(size=(n_contexts, dim_N)) @ N_basis.T if dim_N else np.zeros((n_contexts, dim))
-    Gbar = scale * rng.normal(size=(n_tokens, dim_M)) @ M_basis.T if dim_M else np.zeros((n_tokens, dim))
+    F = scale * rng.normal(size=(n_contexts, dim_N)) @ N_basis.T
+    Gbar = scale * rng.normal(size=(n_tokens, dim_M)) @ M_basis.T
     Gbar[pivot] = 0.0
     G = Gbar + rng.normal(size=dim)  # a common offset g(y₀): the pivot's own unembedding
     return NextTokenPredictor(F, G)

@@ -55,9 +55,9 @@ def _check_model(model) -> NextTokenPredictor:
     return model
 
 
-def _cutoff(s: np.ndarray, rtol: float | None, scale: float = 0.0) -> float:
+def _cutoff(s: np.ndarray, rtol: float | None, scale: float) -> float:
     rtol = DEFAULT_RTOL if rtol is None else as_positive_float("rtol", rtol)
-    top = float(s[0]) if s.size else 0.0
+    top = float(s[0])  # the callers return early for an empty matrix, so s has an entry
     # ``scale`` is the size the matrix would have without cancellation (e.g.
     # |F|·|Ḡ| for F Ḡᵀ), so that rounding noise of a product that cancels to
     # zero is not counted as rank. The absolute floor makes a zero matrix rank 0.
@@ -69,7 +69,7 @@ def numerical_rank(A, rtol: float | None = None, scale: float = 0.0) -> int:
     A = np.atleast_2d(np.asarray(A, dtype=np.float64))
     if A.size == 0:
         return 0
-    s = np.linalg.svd(A, compute_uv=False)
+    s = np.linalg.svdvals(A)
     return int(np.sum(s > _cutoff(s, rtol, scale)))
 
 

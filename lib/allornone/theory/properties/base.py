@@ -173,7 +173,7 @@ def index_pairs(name: str, pairs) -> tuple:
 def parallel_residual(u: np.ndarray, v: np.ndarray, tol: float, ref: float = 0.0) -> Check:
     """Is ``u = λ v`` with ``λ ≠ 0``? Residual ``|sin ∠(u, v)|``, witness ``λ``.
 
-    A vector below ``1e-12 · max(|u|, |v|, ref)`` counts as zero (``ref``: the
+    A vector of norm at most ``1e-12 · max(|u|, |v|, ref)`` counts as zero (``ref``: the
     size of the data the vectors come from, so rounding noise is not a
     direction). A zero vector is parallel to nothing (residual 1); two zero
     vectors make the question undecidable (``λ`` is not determined).
@@ -183,7 +183,7 @@ def parallel_residual(u: np.ndarray, v: np.ndarray, tol: float, ref: float = 0.0
     if max(nu, nv) <= floor:
         return Check(False, 1.0, None, False, "both vectors are zero: λ is not determined")
     if min(nu, nv) <= floor:
-        return Check(False, 1.0, None)
+        return Check(False, 1.0)
     lam = float(u @ v) / nv**2
     sin = min(1.0, float(np.linalg.norm(u - lam * v)) / nu)
     return Check(sin <= tol, sin, lam)
