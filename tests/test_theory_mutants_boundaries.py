@@ -18,6 +18,7 @@ from allornone.theory.properties import base as B
 from allornone.theory.properties import linear_subspace as LS
 from allornone.theory.properties import relational_projected as RP
 from allornone.theory.properties import relational_strong as RS
+from allornone.theory.properties import steering as ST
 
 
 def _strong():
@@ -37,6 +38,11 @@ def _sub():
 
 _W = np.random.default_rng(0).normal(size=5)
 
+
+def _steer():
+    m, t, v = ST.steering_example(0)
+    return m, t, v + 0.3 * np.random.default_rng(1).normal(size=v.shape)   # moves the off-target ratios too
+
 CASES = {
     "relational strong (fails)": lambda tol: RS.check_relational_strong(*_strong(), tol=tol),
     "relational strong, log-odds": lambda tol: RS.check_strong_log_odds(*_strong(), tol=tol),
@@ -49,6 +55,8 @@ CASES = {
     "linear subspace, log-odds": lambda tol: LS.check_log_odds_subspace(*_sub(), 2, tol=tol),
     "w ∈ M + N^⊥ (fails)": lambda tol: B.identifiable_embedding_directions(_strong()[0], _W, tol=tol),
     "v ∈ N + M^⊥ (holds)": lambda tol: B.identifiable_unembedding_directions(_strong()[0], _W, tol=tol),
+    "steering (fails)": lambda tol: ST.check_steering(*_steer(), tol=tol),
+    "steering (holds)": lambda tol: ST.check_steering(*ST.steering_example(0), tol=tol),
     "u ∥ v (sin 0.287)": lambda tol: B.parallel_residual(np.array([1.0, 0.3]), np.array([1.0, 0.0]), tol=tol),
 }
 
