@@ -423,13 +423,56 @@ def clean_stale(notebook_runs_dir) -> list:
     return removed
 
 
-def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = None):
+#: extra options of every kernel the runner starts: IPython's history in memory (what nbclient asks
+#: for too; no SQLite file to create and lock)
+KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)
+
+
+@dataclass
+class _Kernel:
+    """A kernel process started by :func:`_start_kernel` before papermill is imported."""
+
+    process: object
+    connection_file: str
+    info: dict
+    cmd: list
+
+
+def _start_kernel(sock_dir: str, cwd, log_file) -> _Kernel:
+    """Start the ``python3`` kernel (ipykernel, ipc transport, sockets in ``sock_dir``) now, without
+    importing jupyter_client or papermill: it boots while this process imports them (issue 12, point 9).
+    Started as jupyter_client's launcher does: its own session (Ctrl-C in the terminal does not reach it;
+    its process group is its pid), stdin a pipe, ``JPY_PARENT_PID`` set (it exits when its parent dies)."""
+    import secrets
+    import subprocess
+
+    info = {"transport": "ipc", "ip": os.path.join(sock_dir, "k"), "shell_port": 1, "iopub_port": 2,
+            "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": secrets.token_hex(16),
+            "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
+    cf = os.path.join(sock_dir, "kernel.json")
+    fd = os.open(cf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(info, fh)
+    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", os.path.realpath(cf)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONEXECUTABLE"}
+    env["JPY_PARENT_PID"] = str(os.getpid())
+    proc = subprocess.Popen([*cmd, *KERNEL_ARGS], stdin=subprocess.PIPE, stdout=log_file, stderr=log_file,
+                            cwd=str(cwd), env=env, start_new_session=True)
+    return _Kernel(proc, cf, info, cmd)
+
+
+def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = None, prestarted: _Kernel | None = None):
     """A kernel manager class whose kernels talk over local Unix sockets in
     ``sock_dir`` (the ipc transport) instead of TCP on 127.0.0.1: nothing
     listens on the network, and ipykernel does not warn that TCP is
     unencrypted. The kernel process's own stdout/stderr (its log, not the
     cells' output, which papermill records in the notebook) go to ``log_file``;
-    the pid of every kernel started is appended to ``launched``."""
+    the pid of every kernel started is appended to ``launched``.
+
+    With ``prestarted`` (:func:`_start_kernel`), the manager adopts that
+    already booting kernel instead of launching one, provided the command
+    jupyter_client would run for the ``python3`` kernelspec is the same;
+    otherwise (a custom kernelspec) it kills it and launches its own."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -442,7 +485,34 @@ def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = No
         def _default_ip(self):
             return os.path.join(sock_dir, "k")
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._prestarted = prestarted
+            if prestarted is not None:  # its connection file is the one pre_launch "writes"
+                self.connection_file = prestarted.connection_file
+                self.load_connection_info(prestarted.info)
+                self._connection_file_written = True
+
+        def _adopt(self, kernel_cmd) -> bool:
+            k, self._prestarted = self._prestarted, None
+            if k is None:
+                return False
+            base = k.cmd
+            if kernel_cmd[:len(base)] == base and set(kernel_cmd[len(base):]) <= set(KERNEL_ARGS):
+                prov = self.provisioner
+                prov.process, prov.pid, prov.cwd = k.process, k.process.pid, os.getcwd()
+                try:
+                    prov.pgid = os.getpgid(k.process.pid)
+                except OSError:
+                    prov.pgid = None
+                return True
+            _kill_kernels([k.process.pid])  # not the kernel this kernelspec asks for
+            return False
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if self._adopt(kernel_cmd):
+                self._reconcile_connection_info(self.provisioner.connection_info)
+                return
             if log_file is not None:
                 kw.setdefault("stdout", log_file)
                 kw.setdefault("stderr", log_file)
@@ -517,14 +587,16 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
     sock_dir, kernels = None, []
     kernel_log = open(tmp / "kernel.log", "wb")
     try:
+        sock_dir = tempfile.mkdtemp(prefix="aon-kernel-")
+        kernel = _start_kernel(sock_dir, spec.path.parent, kernel_log)  # boots while papermill is imported
+        kernels.append(kernel.process.pid)
         import papermill as pm  # imported here: it is slow to import
 
-        sock_dir = tempfile.mkdtemp(prefix="aon-kernel-")
         pm.execute_notebook(
             str(spec.path), str(tmp / "notebook.ipynb"),
             parameters={**params, "out_dir": str(tmp)},
             kernel_name="python3", progress_bar=progress_bar, cwd=str(spec.path.parent),
-            kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels),
+            kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels, kernel),
         )
         if not (tmp / "results.json").exists():
             raise RuntimeError(f"{spec.name} finished but wrote no results.json (does it call Results.save()?)")
