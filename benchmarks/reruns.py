@@ -27,8 +27,8 @@ PYTHONPATH that raises ImportError (kernels inherit PYTHONPATH), exactly what
 
     .venv/bin/python benchmarks/reruns.py [--repeat 5] [--before 09c92be]
 
-``--before REV`` adds the library as it was at git revision REV (run with the
-venv as installed) as a third variant: the before/after comparison.
+``--before REV`` (repeatable) adds the library as it was at git revision REV
+(run with the venv as installed) as another variant: the before/after comparison.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def _summary(times: list, bare: tuple) -> dict:
             "cpu_ratio_to_bare": round(cmed / bare[1], 2)}
 
 
-def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
+def measure(repeat: int, tmp: Path, before: list | None = None) -> dict:
     installed = importlib.util.find_spec("rfc3987_syntax") is not None
     shim = tmp / "shim"
     shim.mkdir()
@@ -113,12 +113,12 @@ def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
     variants = {"as_locked": (str(shim) if installed else None, ROOT / "lib")}
     if installed:
         variants["with_rfc3987_syntax"] = (None, ROOT / "lib")
-    if before and installed:  # the library at an older commit, with the venv of that time
-        old = tmp / "before"
+    for rev in before or []:  # the library at an older commit, with the venv as installed
+        old = tmp / f"before-{rev}"
         old.mkdir()
-        archive = subprocess.run(["git", "archive", before, "lib"], cwd=ROOT, check=True, capture_output=True).stdout
+        archive = subprocess.run(["git", "archive", rev, "lib"], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-        variants[f"before_{before}"] = (None, old / "lib")
+        variants[f"before_{rev}"] = (None, old / "lib")
     py = sys.executable
     times = {v: {"bare": [], "cli": []} for v in variants}
     for i in range(repeat):  # interleaved: every variant and way once per round
@@ -149,8 +149,8 @@ def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--before", default=None, metavar="REV",
-                   help="also measure the library at git revision REV (e.g. 09c92be, before issue 12)")
+    p.add_argument("--before", action="append", default=[], metavar="REV",
+                   help="also measure the library at git revision REV (e.g. 09c92be, before issue 12); repeatable")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "reruns.json"))
     args = p.parse_args(argv)
     res = {"machine": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

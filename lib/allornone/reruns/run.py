@@ -535,6 +535,54 @@ def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = No
     return IPCKernelManager
 
 
+def _engine_name() -> str:
+    """papermill's nbclient engine, registered as ``allornone``, saving the executed notebook when
+    the run starts (watchers see that it began), during long cells (papermill's autosave) and at the
+    end or on a failure, but not twice per cell: each save validates the whole notebook against its
+    JSON schema (issue 12, point 9)."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    if "allornone" in papermill_engines._engines:
+        return "allornone"
+
+    class FewSaves(NotebookExecutionManager):
+        _quiet = False
+
+        def save(self, **kwargs):
+            if not self._quiet:
+                super().save(**kwargs)
+
+        def _without_save(self, method, *args, **kwargs):
+            self._quiet = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._quiet = False
+
+        def cell_start(self, *args, **kwargs):
+            return self._without_save(super().cell_start, *args, **kwargs)
+
+        def cell_complete(self, *args, **kwargs):
+            return self._without_save(super().cell_complete, *args, **kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):  # papermill's Engine.execute_notebook
+            nb_man = FewSaves(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                              autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register("allornone", Engine)
+    return "allornone"
+
+
 def _kill_kernels(pids: list):
     """Kill kernels left running by an interrupted run (each leads its own
     session, so its process group is its pid)."""
@@ -606,7 +654,7 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
         pm.execute_notebook(
             str(spec.path), str(tmp / "notebook.ipynb"),
             parameters={**params, "out_dir": str(tmp)},
-            kernel_name="python3", progress_bar=progress_bar, cwd=str(spec.path.parent),
+            kernel_name="python3", engine_name=_engine_name(), progress_bar=progress_bar, cwd=str(spec.path.parent),
             kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels, kernel),
         )
         if not (tmp / "results.json").exists():
