@@ -25,7 +25,10 @@ PYTHONPATH that raises ImportError (kernels inherit PYTHONPATH), exactly what
 ``jsonschema`` sees when the package is absent. When it is not installed, the
 ``with`` variant is skipped.
 
-    .venv/bin/python benchmarks/reruns.py [--repeat 5] [--before 09c92be]
+    .venv/bin/python benchmarks/reruns.py [--repeat 5] [--before 09c92be] [--out benchmarks/reruns.json]
+
+On the idle machine: ``.venv/bin/python benchmarks/reruns.py --repeat 5 --out benchmarks/reruns_idle.json``
+(``summary`` gives the one-off CLI run's median wall and CPU overhead over ``bare``).
 
 ``--before REV`` (repeatable) adds the library as it was at git revision REV
 (run with the venv as installed) as another variant: the before/after comparison.
@@ -160,6 +163,11 @@ def main(argv=None) -> int:
            "target_overhead_seconds": TARGET_OVERHEAD_S}
     with tempfile.TemporaryDirectory(prefix="aon-bench-reruns-") as tmp:
         res["results"] = measure(args.repeat, Path(tmp), args.before)
+    res["summary"] = {v: {"cli_overhead_wall_s": r["cli"]["overhead_seconds"],
+                          "cli_overhead_cpu_s": r["cli"]["cpu_overhead_seconds"],
+                          "warm_overhead_wall_s": r["warm_runner"]["overhead_seconds"],
+                          "warm_overhead_cpu_s": r["warm_runner"]["cpu_overhead_seconds"]}
+                      for v, r in res["results"].items() if isinstance(r, dict)}
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     sys.path.insert(0, str(ROOT / "lib"))
     from allornone.reruns.results import write_json_atomic

@@ -39,6 +39,7 @@ PROBE = [  # which kernel ran the cells: the runner's own launcher blocks debugp
     "res = Results('probe', out_dir)\n",
     "res.record('debugpy_blocked', sys.modules.get('debugpy', 0) is None)\n",
     "res.record('mark', os.environ.get('AON_KERNELSPEC_MARK', ''))\n",
+    "res.record('myst_nb_imported', 'myst_nb' in sys.modules)\n",
     "res.save()",
 ]
 
@@ -71,7 +72,7 @@ def test_import_allornone_is_light_and_every_public_name_still_resolves():
 
 def test_the_kernel_started_before_papermill_runs_the_cells(tmp_path):
     run = runmod.run_notebook(_probe_notebook(tmp_path), {}, runs_dir=tmp_path / "runs", log=lambda *_: None)
-    assert load_results(run)["results"] == {"debugpy_blocked": True, "mark": ""}
+    assert load_results(run)["results"] == {"debugpy_blocked": True, "mark": "", "myst_nb_imported": False}
     assert not list(tmp_path.glob("runs/probe/.tmp-*"))
 
 
@@ -85,7 +86,7 @@ def test_a_custom_python3_kernelspec_is_honoured(tmp_path, monkeypatch):
         "display_name": "Python 3 (custom)", "language": "python", "env": {"AON_KERNELSPEC_MARK": "custom"}}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     run = runmod.run_notebook(_probe_notebook(tmp_path), {}, runs_dir=tmp_path / "runs", log=lambda *_: None)
-    assert load_results(run)["results"] == {"debugpy_blocked": False, "mark": "custom"}
+    assert load_results(run)["results"] == {"debugpy_blocked": False, "mark": "custom", "myst_nb_imported": False}
 
 
 def test_a_kernel_that_dies_at_start_gives_one_line_and_no_run(tmp_path, monkeypatch, capsys):
@@ -98,3 +99,22 @@ def test_a_kernel_that_dies_at_start_gives_one_line_and_no_run(tmp_path, monkeyp
     assert lines[0].startswith("error: probe failed: RuntimeError: Kernel died before replying to kernel_info"), err
     [failed] = (runs / "probe").iterdir()  # no run, no .tmp-* directory: only the failed attempt
     assert failed.name.endswith(".failed") and (failed / "error.txt").exists()
+
+
+@pytest.mark.parametrize("value", [0.25, 3, "text", [1.0, 2.0], {"a": 1}])
+def test_our_glue_displays_what_myst_nb_glue_displays(value, monkeypatch):
+    import IPython.display
+    import myst_nb.ext.glue as mg
+    import numpy as np
+
+    from allornone.reruns.results import glue
+
+    shown = []
+    monkeypatch.setattr(mg, "ipy_display", lambda *a, **k: shown.append(("myst_nb", a, k)))
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(("ours", a, k)))
+    for v in (value, np.asarray(value) if isinstance(value, (float, list)) else value):
+        shown.clear()
+        mg.glue("key_1", v, display=False)
+        glue("key_1", v)
+        (_, a1, k1), (who, a2, k2) = shown
+        assert who == "ours" and a1 == a2 and k1 == k2 and any(m.startswith(mg.GLUE_PREFIX) for m in a1[0])
