@@ -25,10 +25,13 @@ PYTHONPATH that raises ImportError (kernels inherit PYTHONPATH), exactly what
 ``jsonschema`` sees when the package is absent. When it is not installed, the
 ``with`` variant is skipped.
 
-    .venv/bin/python benchmarks/reruns.py [--repeat 5] [--before 09c92be]
+    .venv/bin/python benchmarks/reruns.py [--repeat 5] [--before 09c92be] [--out benchmarks/reruns.json]
 
-``--before REV`` adds the library as it was at git revision REV (run with the
-venv as installed) as a third variant: the before/after comparison.
+On the idle machine: ``.venv/bin/python benchmarks/reruns.py --repeat 5 --out benchmarks/reruns_idle.json``
+(``summary`` gives the one-off CLI run's median wall and CPU overhead over ``bare``).
+
+``--before REV`` (repeatable) adds the library as it was at git revision REV
+(run with the venv as installed) as another variant: the before/after comparison.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ def _summary(times: list, bare: tuple) -> dict:
             "cpu_ratio_to_bare": round(cmed / bare[1], 2)}
 
 
-def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
+def measure(repeat: int, tmp: Path, before: list | None = None) -> dict:
     installed = importlib.util.find_spec("rfc3987_syntax") is not None
     shim = tmp / "shim"
     shim.mkdir()
@@ -113,12 +116,12 @@ def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
     variants = {"as_locked": (str(shim) if installed else None, ROOT / "lib")}
     if installed:
         variants["with_rfc3987_syntax"] = (None, ROOT / "lib")
-    if before and installed:  # the library at an older commit, with the venv of that time
-        old = tmp / "before"
+    for rev in before or []:  # the library at an older commit, with the venv as installed
+        old = tmp / f"before-{rev}"
         old.mkdir()
-        archive = subprocess.run(["git", "archive", before, "lib"], cwd=ROOT, check=True, capture_output=True).stdout
+        archive = subprocess.run(["git", "archive", rev, "lib"], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
-        variants[f"before_{before}"] = (None, old / "lib")
+        variants[f"before_{rev}"] = (None, old / "lib")
     py = sys.executable
     times = {v: {"bare": [], "cli": []} for v in variants}
     for i in range(repeat):  # interleaved: every variant and way once per round
@@ -149,8 +152,8 @@ def measure(repeat: int, tmp: Path, before: str | None = None) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--before", default=None, metavar="REV",
-                   help="also measure the library at git revision REV (e.g. 09c92be, before issue 12)")
+    p.add_argument("--before", action="append", default=[], metavar="REV",
+                   help="also measure the library at git revision REV (e.g. 09c92be, before issue 12); repeatable")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "reruns.json"))
     args = p.parse_args(argv)
     res = {"machine": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -160,6 +163,11 @@ def main(argv=None) -> int:
            "target_overhead_seconds": TARGET_OVERHEAD_S}
     with tempfile.TemporaryDirectory(prefix="aon-bench-reruns-") as tmp:
         res["results"] = measure(args.repeat, Path(tmp), args.before)
+    res["summary"] = {v: {"cli_overhead_wall_s": r["cli"]["overhead_seconds"],
+                          "cli_overhead_cpu_s": r["cli"]["cpu_overhead_seconds"],
+                          "warm_overhead_wall_s": r["warm_runner"]["overhead_seconds"],
+                          "warm_overhead_cpu_s": r["warm_runner"]["cpu_overhead_seconds"]}
+                      for v, r in res["results"].items() if isinstance(r, dict)}
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     sys.path.insert(0, str(ROOT / "lib"))
     from allornone.reruns.results import write_json_atomic

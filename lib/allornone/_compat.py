@@ -96,6 +96,8 @@ class _Package(types.ModuleType):
     ``audit`` after ``import allornone.audit``)."""
 
     def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and name in ALIASES and name in self.__dict__.get("_LAZY", ()):
+            getattr(self, name)  # a lazily imported attribute (``audit``): resolve it before deciding
         if (isinstance(value, types.ModuleType) and not isinstance(getattr(self, name, None), types.ModuleType)
                 and name in ALIASES and name in self.__dict__):
             return

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Results", "to_jsonable", "load_results", "write_json_atomic"]
+__all__ = ["Results", "to_jsonable", "load_results", "write_json_atomic", "glue"]
 
 
 def to_jsonable(value):
@@ -94,6 +94,25 @@ def _in_kernel() -> bool:
     return get_ipython() is not None
 
 
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, value) -> None:
+    """What ``myst_nb.glue(name, value, display=False)`` does (myst-nb 1.x: a display output whose
+    MIME types carry the papermill-record prefix, named in its ``scrapbook`` metadata), without
+    importing myst_nb, which pulls nbformat and jsonschema into every kernel (~0.1 s; issue 12,
+    point 9). ``tests/test_run_overhead.py`` checks that both display the same."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    bundle, metadata = format_display_data(value)
+    metadata["scrapbook"] = dict(name=name, mime_prefix=GLUE_PREFIX)
+    display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
+
+
+_glue_value = glue  # ``record``'s keyword ``glue`` shadows the function
+
+
 class Results:
     """Collects the numbers a notebook reports; see the module docstring."""
 
@@ -113,9 +132,7 @@ class Results:
             raise ValueError(f"key must be an identifier-like string; got {key!r}")
         self.values[key] = to_jsonable(value)
         if glue and self._glue:
-            from myst_nb import glue as _glue
-
-            _glue(key, value, display=False)
+            _glue_value(key, value)
         return value
 
     def __getitem__(self, key):

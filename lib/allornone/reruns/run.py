@@ -423,13 +423,66 @@ def clean_stale(notebook_runs_dir) -> list:
     return removed
 
 
-def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = None):
+#: extra options of every kernel the runner starts: IPython's history in memory (what nbclient asks
+#: for too; no SQLite file to create and lock)
+KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)
+
+
+#: what ``python -m ipykernel_launcher`` does (the ``python3`` kernelspec's command), except that
+#: debugpy is not imported: a batch run has no debugger attached, and importing it costs ~0.08 s
+#: of every kernel's start (ipykernel then reports ``debugger: false``)
+KERNEL_LAUNCHER = (
+    "import sys; sys.modules['debugpy'] = None\n"
+    "if sys.path and sys.path[0] == '': del sys.path[0]\n"
+    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+)
+
+
+@dataclass
+class _Kernel:
+    """A kernel process started by :func:`_start_kernel` before papermill is imported."""
+
+    process: object
+    connection_file: str
+    info: dict
+    cmd: list
+
+
+def _start_kernel(sock_dir: str, cwd, log_file) -> _Kernel:
+    """Start the ``python3`` kernel (ipykernel, ipc transport, sockets in ``sock_dir``) now, without
+    importing jupyter_client or papermill: it boots while this process imports them (issue 12, point 9).
+    Started as jupyter_client's launcher does: its own session (Ctrl-C in the terminal does not reach it;
+    its process group is its pid), stdin a pipe, ``JPY_PARENT_PID`` set (it exits when its parent dies)."""
+    import secrets
+    import subprocess
+
+    info = {"transport": "ipc", "ip": os.path.join(sock_dir, "k"), "shell_port": 1, "iopub_port": 2,
+            "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": secrets.token_hex(16),
+            "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
+    cf = os.path.join(sock_dir, "kernel.json")
+    fd = os.open(cf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(info, fh)
+    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", os.path.realpath(cf)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONEXECUTABLE"}
+    env["JPY_PARENT_PID"] = str(os.getpid())
+    proc = subprocess.Popen([sys.executable, "-c", KERNEL_LAUNCHER, *cmd[3:], *KERNEL_ARGS], stdin=subprocess.PIPE, stdout=log_file, stderr=log_file,
+                            cwd=str(cwd), env=env, start_new_session=True)
+    return _Kernel(proc, cf, info, cmd)
+
+
+def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = None, prestarted: _Kernel | None = None):
     """A kernel manager class whose kernels talk over local Unix sockets in
     ``sock_dir`` (the ipc transport) instead of TCP on 127.0.0.1: nothing
     listens on the network, and ipykernel does not warn that TCP is
     unencrypted. The kernel process's own stdout/stderr (its log, not the
     cells' output, which papermill records in the notebook) go to ``log_file``;
-    the pid of every kernel started is appended to ``launched``."""
+    the pid of every kernel started is appended to ``launched``.
+
+    With ``prestarted`` (:func:`_start_kernel`), the manager adopts that
+    already booting kernel instead of launching one, provided the command
+    jupyter_client would run for the ``python3`` kernelspec is the same;
+    otherwise (a custom kernelspec) it kills it and launches its own."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
@@ -442,7 +495,40 @@ def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = No
         def _default_ip(self):
             return os.path.join(sock_dir, "k")
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._prestarted = prestarted
+            if prestarted is not None:  # its connection file is the one pre_launch "writes"
+                self.connection_file = prestarted.connection_file
+                self.load_connection_info(prestarted.info)
+                self._connection_file_written = True
+
+        def _adopt(self, kernel_cmd) -> bool:
+            k, self._prestarted = self._prestarted, None
+            if k is None:
+                return False
+            base, ks = k.cmd, self.kernel_spec
+            if (kernel_cmd[:len(base)] == base and set(kernel_cmd[len(base):]) <= set(KERNEL_ARGS)
+                    and ks is not None and not ks.env):
+                prov = self.provisioner
+                prov.process, prov.pid, prov.cwd = k.process, k.process.pid, os.getcwd()
+                try:
+                    prov.pgid = os.getpgid(k.process.pid)
+                except OSError:
+                    prov.pgid = None
+                return True
+            _kill_kernels([k.process.pid])  # not the kernel this kernelspec asks for
+            k.process.wait()
+            return False
+
+        async def _async_finish_shutdown(self, waittime=None, pollinterval=0.1, restart=False):
+            # wait for the exiting kernel polling every 10 ms, not 100 ms (paid by every run)
+            await super()._async_finish_shutdown(waittime, min(pollinterval, 0.01), restart)
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
+            if self._adopt(kernel_cmd):
+                self._reconcile_connection_info(self.provisioner.connection_info)
+                return
             if log_file is not None:
                 kw.setdefault("stdout", log_file)
                 kw.setdefault("stderr", log_file)
@@ -452,6 +538,58 @@ def _ipc_kernel_manager(sock_dir: str, log_file=None, launched: list | None = No
                 launched.append(proc.pid)
 
     return IPCKernelManager
+
+
+def _engine_name() -> str:
+    """papermill's nbclient engine, registered as ``allornone``, saving the executed notebook when
+    the run starts (watchers see that it began), during long cells (papermill's autosave) and at the
+    end or on a failure, but not twice per cell: each save validates the whole notebook against its
+    JSON schema (issue 12, point 9)."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+    from papermill.exceptions import PapermillException
+
+    try:
+        papermill_engines.get_engine("allornone")
+        return "allornone"
+    except PapermillException:
+        pass
+
+    class FewSaves(NotebookExecutionManager):
+        _quiet = False
+
+        def save(self, **kwargs):
+            if not self._quiet:
+                super().save(**kwargs)
+
+        def _without_save(self, method, *args, **kwargs):
+            self._quiet = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._quiet = False
+
+        def cell_start(self, *args, **kwargs):
+            return self._without_save(super().cell_start, *args, **kwargs)
+
+        def cell_complete(self, *args, **kwargs):
+            return self._without_save(super().cell_complete, *args, **kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):  # papermill's Engine.execute_notebook
+            nb_man = FewSaves(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                              autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register("allornone", Engine)
+    return "allornone"
 
 
 def _kill_kernels(pids: list):
@@ -517,14 +655,16 @@ def run_notebook(notebook, overrides: dict | None = None, *, runs_dir=None, forc
     sock_dir, kernels = None, []
     kernel_log = open(tmp / "kernel.log", "wb")
     try:
+        sock_dir = tempfile.mkdtemp(prefix="aon-kernel-")
+        kernel = _start_kernel(sock_dir, spec.path.parent, kernel_log)  # boots while papermill is imported
+        kernels.append(kernel.process.pid)
         import papermill as pm  # imported here: it is slow to import
 
-        sock_dir = tempfile.mkdtemp(prefix="aon-kernel-")
         pm.execute_notebook(
             str(spec.path), str(tmp / "notebook.ipynb"),
             parameters={**params, "out_dir": str(tmp)},
-            kernel_name="python3", progress_bar=progress_bar, cwd=str(spec.path.parent),
-            kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels),
+            kernel_name="python3", engine_name=_engine_name(), progress_bar=progress_bar, cwd=str(spec.path.parent),
+            kernel_manager_class=_ipc_kernel_manager(sock_dir, kernel_log, kernels, kernel),
         )
         if not (tmp / "results.json").exists():
             raise RuntimeError(f"{spec.name} finished but wrote no results.json (does it call Results.save()?)")
