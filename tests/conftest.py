@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,15 @@ NOTEBOOKS = ROOT / "notebooks"
 settings.register_profile("mutation", derandomize=True, database=None, deadline=None, print_blob=False,
                           phases=(Phase.explicit, Phase.generate))
 MUTATION_MAX_EXAMPLES = 10
+
+
+def pytest_configure(config):
+    """A test run started in the background by a non-interactive shell (``make test &``, ``nohup``) inherits
+    SIGINT *ignored*, and so would every process the tests start: the Ctrl-C tests (a single run, a sweep,
+    ``origins_runs all``) would see their SIGINT vanish and the run complete. Give SIGINT back its default
+    handler, which the started processes then inherit as the default disposition."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
