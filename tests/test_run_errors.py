@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import wait_for
 
 from allornone.reruns import run as runmod
 from allornone.reruns import sweep as sweepmod
@@ -119,18 +120,6 @@ def _env():
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
-def _wait_for(pred, proc, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"process ended early:\n{proc.stdout.read() if proc.stdout else ''}")
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail("timed out waiting")
-
-
 def _kernel_running(runs: Path) -> bool:
     """A temporary run dir exists and papermill has started writing the executed notebook."""
     return any((p / "notebook.ipynb").exists() for p in runs.glob("sweep_fixture/.tmp-*"))
@@ -147,7 +136,7 @@ def test_ctrl_c_on_a_single_run_prints_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "allornone.run", str(FIXTURE), "-p", "seconds", "30",
                              "--runs-dir", str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(), start_new_session=True)
-    _wait_for(lambda: _kernel_running(runs), proc)
+    wait_for(lambda: _kernel_running(runs), proc, "the kernel to start")
     time.sleep(1.0)  # the kernel is executing the sleeping cell
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     out, err = proc.communicate(timeout=60)
@@ -184,7 +173,7 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_on_a_sweep_prints_no_tracebacks(tmp_path):
     runs = tmp_path / "runs"
     proc = _start_sweep(runs, ["seconds=30,31", "x=1"])
-    _wait_for(lambda: len(list(runs.glob("sweep_fixture/.tmp-*/notebook.ipynb"))) == 2, proc)
+    wait_for(lambda: len(list(runs.glob("sweep_fixture/.tmp-*/notebook.ipynb"))) == 2, proc, "both runs to start")
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -202,7 +191,7 @@ def test_kill_9_of_a_sweep_takes_its_workers_with_it(tmp_path):
     runs = tmp_path / "runs"
     with open(tmp_path / "out.txt", "w") as out:  # a file, not a pipe: surviving workers would hold a pipe open
         proc = _start_sweep(runs, ["seconds=30,31", "x=1"], out=out)
-    _wait_for(lambda: len(list(runs.glob("sweep_fixture/.tmp-*/notebook.ipynb"))) == 2, proc)
+    wait_for(lambda: len(list(runs.glob("sweep_fixture/.tmp-*/notebook.ipynb"))) == 2, proc, "both runs to start")
     workers = [p for p in _children(proc.pid) if Path(f"/proc/{p}/cmdline").read_bytes().find(b"multiprocessing") >= 0]
     assert len(workers) >= 2, _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)  # only the sweep, not its process group

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import wait_for
 
 from allornone.reruns.run import ParameterError, is_complete
 from allornone.reruns.sweep import expand_grid, load_grid_file, main, parse_grid_items, plan_sweep
@@ -180,18 +181,6 @@ def _start_sweep(runs: Path, grid: list[str], **popen):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 
-def _wait_for_first_run(proc, runs: Path, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if _runs(runs):
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"sweep ended before the first run finished:\n{proc.stdout.read()}")
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail("no run finished in time")
-
-
 # two runs start together: one finishes at once, the other sleeps long enough to be killed mid-run
 GRID = ["seconds=0,8", "x=1"]
 
@@ -214,7 +203,7 @@ def _resume_and_check(runs: Path, finished_before: dict):
 def test_killed_sweep_resumes_with_finished_runs_intact(tmp_path, how):
     runs = tmp_path / "runs"
     proc = _start_sweep(runs, GRID, start_new_session=True)
-    _wait_for_first_run(proc, runs)
+    wait_for(lambda: _runs(runs), proc, "the first run to finish")
     time.sleep(0.5)  # let the pool start the sleeping runs
     if how == "SIGINT":  # Ctrl-C: the parent stops its workers
         proc.send_signal(signal.SIGINT)
