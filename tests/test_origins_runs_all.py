@@ -114,3 +114,15 @@ def test_bad_workers_is_one_line_error(tmp_path, capsys, extra, msg):
     with pytest.raises(SystemExit):
         _all(tmp_path, "--only", "table1", *extra)
     assert msg in capsys.readouterr().err
+
+
+def test_chunk_cost_reads_the_stored_file_once_and_falls_back_to_the_formula(tmp_path):
+    """The scheduling estimate: measured seconds per run of the stored row × runs; else the per-step formula."""
+    out = tmp_path / "table1.json"
+    out.write_text(json.dumps({"rows": [{"key": 3, "runs": [{"seconds": 2.0}, {"seconds": 4.0}]}]}))
+    job = {"out": str(out), "setting": "table1", "cfg": dict(R.SETTINGS["table1"])}
+    assert R._chunk_cost(job, 3, [0, 1, 2]) == pytest.approx(9.0)        # 3 runs × 3 s
+    out.unlink()                                                          # read once: the estimate stays
+    assert R._chunk_cost(job, 3, [0]) == pytest.approx(3.0)
+    steps = R.SETTINGS["table1"]["steps"]                                 # row 4 is not stored: 81 × 16 × 4 logits
+    assert R._chunk_cost(job, 4, [0, 1]) == pytest.approx(2 * steps * (3e-4 + 81 * 16 * 4 * 1e-9))

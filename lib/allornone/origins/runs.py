@@ -394,19 +394,29 @@ def _usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _stored_seconds_per_run(job: dict) -> dict:
+    """``{row key: mean seconds per run}`` of the job's stored file (empty if there is none), read once per job."""
+    if "stored_seconds" not in job:
+        job["stored_seconds"] = {}
+        try:
+            stored = json.loads(Path(job["out"]).read_text())
+            for row in stored["rows"]:
+                per_run = float(np.mean([x["seconds"] for x in row["runs"]]))
+                if np.isfinite(per_run) and per_run > 0:
+                    job["stored_seconds"][row["key"]] = per_run
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return job["stored_seconds"]
+
+
 def _chunk_cost(job: dict, key: int, seeds: list) -> float:
     """Estimated seconds of one chunk, only to start the longest chunks first (longest-processing-time order).
 
     The stored file of the job, when it holds the row, gives its measured seconds per run; otherwise
     ``steps × (3e-4 s + logit entries × dim × 1e-9 s)`` per run (the per-step cost of the batched trainer)."""
-    try:
-        stored = json.loads(Path(job["out"]).read_text())
-        row = next(r for r in stored["rows"] if r["key"] == key)
-        per_run = float(np.mean([x["seconds"] for x in row["runs"]]))
-        if np.isfinite(per_run) and per_run > 0:
-            return per_run * len(seeds)
-    except (OSError, ValueError, KeyError, StopIteration, TypeError):
-        pass
+    per_run = _stored_seconds_per_run(job).get(key)
+    if per_run is not None:
+        return per_run * len(seeds)
     mm, call = _row_call(job["setting"], key, job["cfg"].get("m"), job["cfg"])
     rows = call.get("batch_size", 100) if call["method"] == "sgd" else 3**mm
     dim = call.get("dim") or mm
