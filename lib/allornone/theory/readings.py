@@ -119,7 +119,7 @@ def affine_fit(X, Y) -> tuple[float, bool]:
     Xa = np.hstack([X, np.ones((X.shape[0], 1))])
     sol, *_ = np.linalg.lstsq(Xa, Y, rcond=None)
     spread = float(np.abs(Y - Y.mean(axis=0)).max())
-    size = float(np.abs(Y).max()) if Y.size else 0.0
+    size = float(np.abs(Y).max())
     err = float(np.abs(Xa @ sol - Y).max())
     rank = basis(Xa).shape[1]
     scale = spread if spread > 1e-12 * size else size
